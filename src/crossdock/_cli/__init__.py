@@ -1,0 +1,1 @@
+"""Command groups of the `crossdock` CLI, one module each."""
