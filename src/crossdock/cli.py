@@ -39,6 +39,15 @@ def _register() -> None:
 
     app.add_typer(config.app, name="config")
     app.add_typer(schema.app, name="schema")
+    from crossdock._cli import sandbox
+
+    app.add_typer(sandbox.app, name="sandbox")
+    from crossdock._cli import db
+
+    app.add_typer(db.app, name="db")
+    from crossdock._cli import serve
+
+    app.add_typer(serve.app, name="serve")
 
 
 _register()

@@ -1,0 +1,82 @@
+"""The GraphQL Admin documents the connector sends, and how their answers are read."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "INVENTORY_ITEM_SKU",
+    "INVENTORY_QUANTITY",
+    "PRICES_UPDATE",
+    "idempotency_key",
+    "inventory_set_document",
+    "user_errors",
+]
+
+_KEY_NAMESPACE = uuid.UUID("0b6f2b8e-45a1-4c7e-9d0e-7f2a8c3e51d4")
+
+
+def idempotency_key(command_key: str, *parts: object) -> str:
+    """A UUID for Shopify's ``@idempotent(key:)``, derived from the command's idempotency key.
+
+    The same command with the same parameters gets the same key (a resend is absorbed); a
+    re-issue with different parameters (a fresh ``changeFromQuantity``) gets another, since
+    Shopify refuses one key with two parameter sets (IDEMPOTENCY_KEY_PARAMETER_MISMATCH).
+    """
+    text = "|".join([command_key, *(str(p) for p in parts)])
+    return str(uuid.uuid5(_KEY_NAMESPACE, text))
+
+
+def inventory_set_document(key: str) -> str:
+    """The ``inventorySetQuantities`` mutation with its ``@idempotent`` key inlined.
+
+    The directive takes a literal: the key is written as a JSON string (always a UUID here).
+    """
+    literal = json.dumps(key)
+    return (
+        "mutation InventorySet($input: InventorySetQuantitiesInput!) {\n"
+        f"  inventorySetQuantities(input: $input) @idempotent(key: {literal}) {{\n"
+        "    inventoryAdjustmentGroup { id createdAt reason referenceDocumentUri\n"
+        "      changes { name delta quantityAfterChange } }\n"
+        "    userErrors { code field message }\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+INVENTORY_QUANTITY = """
+query InventoryQuantity($item: ID!, $location: ID!) {
+  inventoryItem(id: $item) {
+    id
+    sku
+    inventoryLevel(locationId: $location) { id quantities(names: ["available"]) { name quantity } }
+  }
+}
+"""
+
+INVENTORY_ITEM_SKU = """
+query InventoryItemSku($item: ID!) { inventoryItem(id: $item) { id sku } }
+"""
+
+PRICES_UPDATE = """
+mutation PricesUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) {
+  productVariantsBulkUpdate(productId: $productId, variants: $variants) {
+    productVariants { id sku price compareAtPrice }
+    userErrors { code field message }
+  }
+}
+"""
+
+
+def user_errors(data: Any, field: str) -> list[Mapping[str, Any]]:
+    """Return ``data.<field>.userErrors`` (empty when absent)."""
+    if not isinstance(data, Mapping):
+        return []
+    payload = data.get(field)
+    if not isinstance(payload, Mapping):
+        return []
+    errors = payload.get("userErrors") or []
+    return [e for e in errors if isinstance(e, Mapping)]
