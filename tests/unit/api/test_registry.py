@@ -27,6 +27,9 @@ credentials.api_key = "env:T_EP_KEY"
 [systems.wms]
 kind = "shipstation"
 base_url = "https://ssapi.shipstation.com"
+credentials.hook_token = "env:T_SS_HOOK"
+credentials.api_key = "env:T_SS_KEY"
+credentials.api_secret = "env:T_SS_SECRET"
 
 [systems.erp]
 kind = "netsuite"
@@ -43,6 +46,9 @@ ENVIRON = {
     "T_SHOP_SECRET_OLD": "old-secret",
     "T_EP_SECRET": "ep-secret",
     "T_EP_KEY": "ep-key",
+    "T_SS_HOOK": "hook-token-0123456789",
+    "T_SS_KEY": "ss-key",
+    "T_SS_SECRET": "ss-secret",
 }
 
 
@@ -55,8 +61,10 @@ def _governance(systems: str = SYSTEMS) -> Governance:
 
 async def test_active_systems_with_an_inbound_connector_are_built(http: HttpClient) -> None:
     built = build_inbound(_governance(), http, environ=ENVIRON)
-    # ShipStation has no connector yet and NetSuite sends no webhooks; old_shop is inactive.
-    assert sorted(built) == ["shop", "tracking"]
+    # NetSuite sends no webhooks; old_shop is inactive.
+    assert sorted(built) == ["shop", "tracking", "wms"]
+    assert await built["wms"].verify({}, b"{}", "hook-token-0123456789")
+    assert not await built["wms"].verify({}, b"{}", "a-guessed-token")
     body = b'{"id": 1}'
     for secret in ("new-secret", "old-secret"):  # both secrets count during a rotation
         headers = {"X-Shopify-Hmac-Sha256": sign_hmac(body, secret), "X-Shopify-Event-Id": "e1"}
@@ -74,6 +82,7 @@ def test_every_missing_credential_is_named(http: HttpClient) -> None:
     text = "\n".join(caught.value.problems)
     assert "T_SHOP_SECRET" in text
     assert "T_EP_SECRET" in text
+    assert "T_SS_HOOK" in text
 
 
 def test_a_receiving_system_without_a_webhook_secret_is_refused(http: HttpClient) -> None:
