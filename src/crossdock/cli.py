@@ -48,6 +48,12 @@ def _register() -> None:
     from crossdock._cli import serve
 
     app.add_typer(serve.app, name="serve")
+    from crossdock._cli import demo
+
+    app.add_typer(demo.app, name="demo")
+    from crossdock._cli import order
+
+    app.add_typer(order.app, name="order")
 
 
 _register()

@@ -12,6 +12,8 @@ Credentials (resolved from the environment when the hub starts):
 - shipstation: credentials ``api_key``, ``api_secret`` (fetching the shipments a notice names),
   ``hook_token``: the secret at the end of the unsigned hook URL ``/hooks/{name}/{token}`` (one
   token at a time: the ingress checks a single URL token); settings ``store_id``.
+- edi: files, not webhooks (the ingress refuses HTTP deliveries); see `crossdock.hub.edi` for
+  its settings. The hub polls its mailbox with an `EdiPoller`.
 """
 
 from __future__ import annotations
@@ -155,10 +157,18 @@ def _shipstation(build: InboundBuild) -> ConnectorInbound:
     )
 
 
+def _edi(build: InboundBuild) -> ConnectorInbound:
+    # Imported here: crossdock.hub.edi builds on this module (InboundBuild, HubConfigError).
+    from crossdock.hub.edi import edi_inbound
+
+    return edi_inbound(build)
+
+
 INBOUND_FACTORIES: dict[SystemKind, InboundFactory] = {
     SystemKind.SHOPIFY: _shopify,
     SystemKind.EASYPOST: _easypost,
     SystemKind.SHIPSTATION: _shipstation,
+    SystemKind.EDI: _edi,
 }
 
 NO_WEBHOOKS: frozenset[SystemKind] = frozenset(

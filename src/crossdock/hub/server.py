@@ -24,6 +24,7 @@ from crossdock.backbone.store import ClaimedCommand
 from crossdock.connectorkit.http import AiohttpTransport, HttpClient
 from crossdock.governance import Governance, SystemKind
 from crossdock.hub.decoder import DecodeWorker
+from crossdock.hub.edi import EdiPoller, edi_pollers
 from crossdock.hub.inbound import ConnectorInbound
 from crossdock.hub.readiness import store_readiness
 from crossdock.hub.registry import InboundFactory, build_inbound
@@ -103,6 +104,7 @@ class Hub:
         self.systems: dict[str, ConnectorInbound] = {}
         self.decoder: DecodeWorker | None = None
         self.pool: WorkerPool | None = None
+        self.edi_pollers: list[EdiPoller] = []
         self._http: HttpClient | None = None
         self._server: _Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -142,6 +144,9 @@ class Hub:
                 on_recorded=self.decoder.notify,
             )
             self._tasks.append(asyncio.create_task(self.decoder.run(), name="decoder"))
+            self.edi_pollers = edi_pollers(store, self.systems, on_recorded=self.decoder.notify)
+            for poller in self.edi_pollers:
+                self._tasks.append(asyncio.create_task(poller.run(), name=f"edi:{poller.system}"))
             handlers = {n: _handler_of(s) for n, s in self.systems.items() if s.connector.handlers}
             if handlers:
                 self.pool = WorkerPool(store, handlers, metrics=self.metrics)
@@ -197,6 +202,8 @@ class Hub:
             self.decoder.request_stop()
         if self.pool is not None:
             self.pool.request_stop()
+        for poller in self.edi_pollers:
+            poller.request_stop()
         outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
         for task, outcome in zip(self._tasks, outcomes, strict=True):
             if isinstance(outcome, BaseException) and not isinstance(
@@ -205,6 +212,10 @@ class Hub:
                 _log().error("hub part failed", part=task.get_name(), error=repr(outcome))
         self._tasks.clear()
         self._server = None
+        for poller in self.edi_pollers:
+            with contextlib.suppress(Exception):  # a mailbox that never connected
+                await poller.edi.transport.close()
+        self.edi_pollers = []
         if self._http is not None:
             await self._http.transport.aclose()
             self._http = None

@@ -1,5 +1,61 @@
-"""Business Central connector: pure mapping of BC API v2.0 entities to the canonical model."""
+"""Business Central connector (API v2.0): mapping, customers, sales orders, fulfilment, polling.
 
+See `BusinessCentralConnector`. Pure parts: `order_from_businesscentral` (salesOrder to the
+canonical order), `inventory_level_from_item` (item to inventory level), `sales_order_body`,
+`customer_fields`, `ship_quantities` and `PollCursor`; the error table `BC_ERROR_TABLE` and
+the budget `BusinessCentralBudget`.
+"""
+
+from crossdock.connectors.businesscentral.bodies import (
+    EXTERNAL_DOCUMENT_MAX,
+    customer_fields,
+    eq_filter,
+    external_document_number,
+    odata_string,
+    sales_order_body,
+    ship_quantities,
+)
+from crossdock.connectors.businesscentral.budget import BusinessCentralBudget
+from crossdock.connectors.businesscentral.connector import (
+    CREATE_ORDER,
+    FULFIL_ORDER,
+    SCOPE,
+    UPDATE_ORDER,
+    UPSERT_CUSTOMER,
+    BusinessCentralConnector,
+    PollResult,
+)
+from crossdock.connectors.businesscentral.cursor import CURSOR_FLOW, CursorStore, PollCursor
+from crossdock.connectors.businesscentral.errors import (
+    BC_ERROR_TABLE,
+    ENTITY_CHANGED,
+    SAME_KEY_EXISTS,
+)
+from crossdock.connectors.businesscentral.inventory import inventory_level_from_item
 from crossdock.connectors.businesscentral.orders import order_from_businesscentral
 
-__all__ = ["order_from_businesscentral"]
+__all__ = [
+    "BC_ERROR_TABLE",
+    "CREATE_ORDER",
+    "CURSOR_FLOW",
+    "ENTITY_CHANGED",
+    "EXTERNAL_DOCUMENT_MAX",
+    "FULFIL_ORDER",
+    "SAME_KEY_EXISTS",
+    "SCOPE",
+    "UPDATE_ORDER",
+    "UPSERT_CUSTOMER",
+    "BusinessCentralBudget",
+    "BusinessCentralConnector",
+    "CursorStore",
+    "PollCursor",
+    "PollResult",
+    "customer_fields",
+    "eq_filter",
+    "external_document_number",
+    "inventory_level_from_item",
+    "odata_string",
+    "order_from_businesscentral",
+    "sales_order_body",
+    "ship_quantities",
+]

@@ -1,0 +1,555 @@
+"""The Business Central connector: customers, sales orders, fulfilment and change polling.
+
+Every write is idempotent or settled:
+
+- a sales order is created with ``externalDocumentNumber`` = the canonical order id, after a
+  lookup by that number; an ambiguous outcome (timeout after sending) is settled by the same
+  lookup, never by posting again;
+- a PATCH carries the entity's ETag in ``If-Match``; a stale one (``Request_EntityChanged``,
+  409 or 412) is settled by re-reading the entity and re-applying the change to the fresh
+  version, never by overwriting with ``If-Match: *``;
+- a fulfilment compares the lines' shipped quantities with what is wanted before it posts
+  ``shipAndInvoice``, so recording it again posts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+from crossdock.backbone.store import Command, JSONObject
+from crossdock.connectorkit import (
+    AmbiguousOutcomeError,
+    ConflictError,
+    Connector,
+    PermanentFailureError,
+    RetryLaterError,
+    Secret,
+    handles,
+)
+from crossdock.connectorkit.auth import AuthScheme, OAuth2ClientCredentials
+from crossdock.connectorkit.http import HttpClient, Params
+from crossdock.connectors.businesscentral.bodies import (
+    changed,
+    customer_fields,
+    eq_filter,
+    external_document_number,
+    sales_order_body,
+    ship_quantities,
+)
+from crossdock.connectors.businesscentral.budget import BusinessCentralBudget
+from crossdock.connectors.businesscentral.cursor import CursorStore, PollCursor
+from crossdock.connectors.businesscentral.errors import (
+    BC_ERROR_TABLE,
+    ENTITY_CHANGED,
+    SAME_KEY_EXISTS,
+    has_code,
+)
+from crossdock.runtime.clock import Clock
+from crossdock.runtime.resilience import CircuitBreaker, RateBudget
+
+SCOPE: Final = "https://api.businesscentral.dynamics.com/.default"
+CREATE_ORDER: Final = "sales_order.create"
+UPDATE_ORDER: Final = "sales_order.update"
+FULFIL_ORDER: Final = "sales_order.fulfil"
+UPSERT_CUSTOMER: Final = "customer.upsert"
+INVENTORY_FIELDS: Final = ("id", "number", "gtin", "inventory", "unitPrice", "lastModifiedDateTime")
+
+Changes = Mapping[str, Any] | Callable[[JSONObject], Mapping[str, Any]]
+"""A change to apply: fixed values, or a function of the entity's current version."""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """One poll of a change feed.
+
+    Attributes:
+        records: Entities changed since the cursor, oldest change first.
+        cursor: The cursor to store for the next poll.
+        pages: Pages read (``@odata.nextLink`` followed).
+    """
+
+    records: list[JSONObject]
+    cursor: PollCursor
+    pages: int
+
+
+class BusinessCentralConnector(Connector):
+    """Speaks Business Central API v2.0 for one company.
+
+    Args:
+        http: The shared HTTP seam.
+        tenant: The Entra tenant (id or domain).
+        environment: The environment name, e.g. ``Production``.
+        company_id: The company's id (GUID).
+        client_id: The Entra app's client id (client credentials).
+        client_secret: Its secret.
+        token_url: The token endpoint (default: Entra's for `tenant`).
+        scope: The scope asked for (default: BC's ``.default``).
+        auth: Another auth scheme (overrides the client credentials).
+        local_currency: The company's currency, written as an empty ``currencyCode``.
+        conflict_attempts: Re-reads before a run of stale ETags is handed back as a conflict.
+        destination: This instance's name (default ``businesscentral``).
+        base_url: The API host (default ``https://api.businesscentral.dynamics.com``).
+        rate_budget: The destination's budget (default `BusinessCentralBudget`).
+        breaker: The destination's breaker.
+        clock: The clock.
+    """
+
+    system = "businesscentral"
+    base_url = "https://api.businesscentral.dynamics.com"
+    error_table = BC_ERROR_TABLE
+
+    def __init__(
+        self,
+        *,
+        http: HttpClient,
+        tenant: str,
+        environment: str,
+        company_id: str,
+        client_id: str | None = None,
+        client_secret: str | Secret | None = None,
+        token_url: str | None = None,
+        scope: str = SCOPE,
+        auth: AuthScheme | None = None,
+        local_currency: str | None = None,
+        conflict_attempts: int = 3,
+        destination: str | None = None,
+        base_url: str | None = None,
+        rate_budget: RateBudget | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if auth is None:
+            if client_id is None or client_secret is None:
+                raise ValueError("give client_id and client_secret, or an auth scheme")
+            auth = OAuth2ClientCredentials(
+                http,
+                token_url or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+                client_id=client_id,
+                client_secret=client_secret,
+                scope=scope,
+                clock=clock,
+            )
+        super().__init__(
+            http=http,
+            destination=destination,
+            base_url=base_url,
+            auth=auth,
+            rate_budget=rate_budget,
+            breaker=breaker,
+            clock=clock,
+        )
+        if conflict_attempts < 1:
+            raise ValueError("conflict_attempts must be at least 1")
+        self.api_root = f"v2.0/{tenant}/{environment}/api/v2.0"
+        self.company_path = f"{self.api_root}/companies({company_id})"
+        self.local_currency = local_currency
+        self.conflict_attempts = conflict_attempts
+        self.conflicts_settled = 0
+
+    def build_rate_budget(self) -> RateBudget:
+        """6,000 calls per sliding 5 minutes and 5 in flight."""
+        return BusinessCentralBudget(self.destination, clock=self.clock)
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    async def get_json(self, path: str, params: Params | None = None) -> Any:
+        """GET ``path`` (under the API host, or an absolute URL) and decode it."""
+        response = await self.call("GET", path, params=params)
+        return response.json()
+
+    async def pages(
+        self, path: str, params: Params | None = None
+    ) -> AsyncIterator[list[JSONObject]]:
+        """Each page of a collection, following ``@odata.nextLink`` to the end."""
+        body = await self.get_json(path, params)
+        while True:
+            yield list(body.get("value", []))
+            next_link = body.get("@odata.nextLink")
+            if not next_link:
+                return
+            body = await self.get_json(str(next_link))
+
+    async def get_all(self, path: str, params: Params | None = None) -> list[JSONObject]:
+        """Every entity of a collection (all pages)."""
+        out: list[JSONObject] = []
+        async for page in self.pages(path, params):
+            out.extend(page)
+        return out
+
+    async def companies(self) -> list[JSONObject]:
+        """The companies of the environment."""
+        return await self.get_all(f"{self.api_root}/companies")
+
+    async def find_sales_order(self, order_id: str) -> JSONObject | None:
+        """The sales order whose ``externalDocumentNumber`` carries ``order_id``, lines
+        expanded, or None."""
+        number = external_document_number(order_id)
+        found = await self.get_all(
+            f"{self.company_path}/salesOrders",
+            {"$filter": eq_filter("externalDocumentNumber", number), "$expand": "salesOrderLines"},
+        )
+        if len(found) > 1:
+            raise PermanentFailureError(
+                f"{len(found)} sales orders carry externalDocumentNumber {number!r}; "
+                "an operator must remove the duplicates"
+            )
+        return found[0] if found else None
+
+    async def get_sales_order(self, bc_order_id: str) -> JSONObject:
+        """One sales order by its BC id, lines expanded."""
+        found: JSONObject = await self.get_json(
+            self._order_path(bc_order_id), {"$expand": "salesOrderLines"}
+        )
+        return found
+
+    async def sales_order_status(self, order_id: str) -> JSONObject:
+        """Where the sales order of canonical ``order_id`` stands.
+
+        Returns:
+            ``bc_order_id``, ``number``, ``status``, ``fully_shipped`` and per Item line
+            ``sku``, ``quantity``, ``shipped``, ``invoiced`` (decimal strings).
+
+        Raises:
+            PermanentFailureError: No sales order carries that id.
+        """
+        order = await self.find_sales_order(order_id)
+        if order is not None:
+            return _status(order)
+        posted = await self.posted_status(order_id)
+        if posted is None:
+            raise PermanentFailureError(f"no Business Central sales order for order {order_id}")
+        return posted
+
+    async def posted_status(self, order_id: str) -> JSONObject | None:
+        """The status of an order known only by its posted shipments, or None.
+
+        Business Central deletes a sales order once it is completely shipped and invoiced;
+        its posted shipments keep the ``externalDocumentNumber``. Status ``Posted``.
+        """
+        number = external_document_number(order_id)
+        shipments = await self.get_all(
+            f"{self.company_path}/salesShipments",
+            {
+                "$filter": eq_filter("externalDocumentNumber", number),
+                "$expand": "salesShipmentLines",
+            },
+        )
+        if not shipments:
+            return None
+        shipped: dict[str, Decimal] = {}
+        for shipment in shipments:
+            for line in shipment.get("salesShipmentLines") or []:
+                if line.get("lineType") == "Item":
+                    sku = str(line.get("lineObjectNumber"))
+                    quantity = Decimal(str(line.get("quantity") or 0))
+                    shipped[sku] = shipped.get(sku, Decimal(0)) + quantity
+        return {
+            "bc_order_id": shipments[0].get("orderId"),
+            "number": shipments[0].get("orderNumber"),
+            "status": "Posted",
+            "fully_shipped": True,
+            "lines": [
+                {"sku": sku, "quantity": str(q), "shipped": str(q), "invoiced": str(q)}
+                for sku, q in shipped.items()
+            ],
+        }
+
+    async def _existing(self, order_id: str) -> JSONObject | None:
+        """The create result of an order that exists, open or already posted and deleted."""
+        order = await self.find_sales_order(order_id)
+        if order is not None:
+            return _order_result(order, created=False)
+        posted = await self.posted_status(order_id)
+        if posted is None:
+            return None
+        return {
+            "bc_order_id": posted["bc_order_id"],
+            "number": posted["number"],
+            "external_document_number": external_document_number(order_id),
+            "status": posted["status"],
+            "created": False,
+        }
+
+    def _order_path(self, bc_order_id: str) -> str:
+        return f"{self.company_path}/salesOrders({bc_order_id})"
+
+    # ---- writing under ETags ---------------------------------------------------------------
+
+    async def patch_entity(
+        self, path: str, changes: Changes, *, current: JSONObject | None = None
+    ) -> JSONObject:
+        """PATCH an entity with its ETag; a stale ETag is settled by re-reading.
+
+        On ``Request_EntityChanged`` (409 or 412) the entity is read again and the change
+        re-applied to the fresh version (a function of the entity is re-evaluated on it);
+        values it already has are not written. ``If-Match: *`` is never sent.
+
+        Args:
+            path: The entity's path.
+            changes: Values to set, or a function of the current entity returning them.
+            current: The entity as just read (saves a GET).
+
+        Raises:
+            ConflictError: It changed under us `conflict_attempts` times in a row.
+        """
+        entity = current if current is not None else await self.get_json(path)
+        for _ in range(self.conflict_attempts):
+            wanted = changes(entity) if callable(changes) else changes
+            delta = changed(entity, wanted)
+            if not delta:
+                return entity
+            try:
+                response = await self.call(
+                    "PATCH",
+                    path,
+                    json=delta,
+                    headers={"If-Match": str(entity["@odata.etag"])},
+                    idempotent=True,  # guarded by the ETag: a replay is refused, then re-read
+                )
+            except ConflictError as exc:
+                if not has_code(exc, ENTITY_CHANGED):
+                    raise
+                self.conflicts_settled += 1
+                entity = await self.get_json(path)
+                continue
+            updated: JSONObject = response.json()
+            return updated
+        raise ConflictError(
+            f"{path} changed under us {self.conflict_attempts} times in a row; retry later"
+        )
+
+    # ---- commands --------------------------------------------------------------------------
+
+    @handles(CREATE_ORDER, idempotent=False)
+    async def create_sales_order(self, command: Command) -> JSONObject:
+        """Create the sales order of ``payload.order_id`` unless it exists (deep insert).
+
+        Returns:
+            ``bc_order_id``, ``number``, ``external_document_number``, ``status`` and
+            ``created`` (False when the lookup found it).
+        """
+        body = sales_order_body(command.payload, local_currency=self.local_currency)
+        existing = await self._existing(str(command.payload["order_id"]))
+        if existing is not None:
+            return existing
+        response = await self.call("POST", f"{self.company_path}/salesOrders", json=body)
+        return _order_result(response.json(), created=True)
+
+    async def settle_ambiguous(self, command: Command) -> JSONObject | None:
+        """Look the sales order up by its ``externalDocumentNumber``."""
+        if command.kind != CREATE_ORDER:
+            return None
+        return await self._existing(str(command.payload.get("order_id", "")))
+
+    @handles(UPDATE_ORDER)
+    async def update_sales_order(self, command: Command) -> JSONObject:
+        """Set header fields of the sales order of ``payload.order_id`` (``payload.changes``)."""
+        changes = command.payload.get("changes")
+        if not isinstance(changes, dict) or not changes:
+            raise PermanentFailureError(f"{UPDATE_ORDER} needs a non-empty changes object")
+        order = await self._order_of(command.payload)
+        updated = await self.patch_entity(self._order_path(order["id"]), changes, current=order)
+        return _order_result(updated, created=False)
+
+    @handles(FULFIL_ORDER)
+    async def record_fulfilment(self, command: Command) -> JSONObject:
+        """Post shipment and invoice up to ``payload.lines`` (cumulative ``quantity_shipped``
+        per ``sku``; all outstanding when absent).
+
+        The shipped quantities are read first: what is already shipped is not posted again.
+
+        Returns:
+            The order status (see `sales_order_status`) and ``posted`` (whether this call
+            posted a shipment).
+        """
+        targets = _targets(command.payload.get("lines"))
+        order = await self._order_of(command.payload, posted_ok=True)
+        if order.get("status") == "Posted":  # completely shipped and invoiced, then deleted
+            return {**order, "posted": False}
+        plan = ship_quantities(order, targets)
+        if not plan:
+            return {**_status(order), "posted": False}
+        path = self._order_path(order["id"])
+        for line in order.get("salesOrderLines") or []:
+            if line.get("lineType") != "Item":
+                continue
+            quantity = plan.get(str(line["id"]), Decimal(0))
+            await self.patch_entity(
+                f"{path}/salesOrderLines({line['id']})",
+                {"shipQuantity": quantity, "invoiceQuantity": quantity},
+                current=line,
+            )
+        await self.call("POST", f"{path}/Microsoft.NAV.shipAndInvoice")
+        order_id = str(order.get("externalDocumentNumber") or "")
+        after = await self.find_sales_order(order_id) if order_id else None
+        if after is None and order_id:
+            posted = await self.posted_status(order_id)
+            if posted is not None:
+                return {**posted, "posted": True}
+        fresh = after if after is not None else await self.get_sales_order(order["id"])
+        return {**_status(fresh), "posted": True}
+
+    @handles(UPSERT_CUSTOMER)
+    async def upsert_customer(self, command: Command) -> JSONObject:
+        """Create or update a customer found by ``number``, else by ``email``.
+
+        Returns:
+            ``bc_customer_id``, ``number`` and ``created``.
+        """
+        fields = customer_fields(command.payload)
+        existing = await self._find_customer(fields)
+        if existing is None:
+            try:
+                response = await self.call("POST", f"{self.company_path}/customers", json=fields)
+            except ConflictError as exc:
+                if not has_code(exc, SAME_KEY_EXISTS):
+                    raise
+            except AmbiguousOutcomeError:
+                pass
+            else:
+                return _customer_result(response.json(), created=True)
+            existing = await self._find_customer(fields)
+            if existing is None:
+                raise RetryLaterError("the customer was not created; safe to send again")
+        changes = {k: v for k, v in fields.items() if k != "number"}
+        path = f"{self.company_path}/customers({existing['id']})"
+        return _customer_result(await self.patch_entity(path, changes, current=existing), False)
+
+    async def _find_customer(self, fields: Mapping[str, Any]) -> JSONObject | None:
+        key = "number" if fields.get("number") else "email"
+        found = await self.get_all(
+            f"{self.company_path}/customers", {"$filter": eq_filter(key, str(fields[key]))}
+        )
+        return found[0] if found else None
+
+    async def _order_of(self, payload: Mapping[str, Any], *, posted_ok: bool = False) -> JSONObject:
+        """The open sales order a payload names (or, with ``posted_ok``, its posted status)."""
+        if payload.get("bc_order_id"):
+            return await self.get_sales_order(str(payload["bc_order_id"]))
+        order_id = str(payload.get("order_id") or "")
+        order = await self.find_sales_order(order_id)
+        if order is None and posted_ok:
+            order = await self.posted_status(order_id)
+        if order is None:
+            raise PermanentFailureError(
+                f"no Business Central sales order for order {payload.get('order_id')}"
+            )
+        return order
+
+    # ---- polling ---------------------------------------------------------------------------
+
+    async def poll(
+        self,
+        entity: str,
+        cursor: PollCursor,
+        *,
+        fields: Sequence[str] = (),
+        expand: str | None = None,
+    ) -> PollResult:
+        """Entities of ``entity`` changed since ``cursor`` (``lastModifiedDateTime``), all pages.
+
+        Args:
+            entity: ``salesOrders``, ``items``, ``customers``...
+            cursor: Where the previous poll stopped.
+            fields: ``$select`` (``id`` and ``lastModifiedDateTime`` are always asked for).
+            expand: A child collection to expand, e.g. ``salesOrderLines``.
+        """
+        params: dict[str, str] = {"$orderby": "lastModifiedDateTime asc"}
+        where = cursor.filter()
+        if where is not None:
+            params["$filter"] = where
+        if fields:
+            wanted = dict.fromkeys(("id", "lastModifiedDateTime", *fields))
+            params["$select"] = ",".join(wanted)
+        if expand is not None:
+            params["$expand"] = expand
+        records: list[JSONObject] = []
+        pages = 0
+        async for page in self.pages(f"{self.company_path}/{entity}", params):
+            pages += 1
+            records.extend(r for r in page if cursor.is_new(r))
+        return PollResult(records, cursor.advance(records), pages)
+
+    async def poll_orders(self, cursor: PollCursor) -> PollResult:
+        """Sales orders changed since ``cursor``, lines expanded (for
+        `order_from_businesscentral`)."""
+        return await self.poll("salesOrders", cursor, expand="salesOrderLines")
+
+    async def poll_inventory(self, cursor: PollCursor) -> PollResult:
+        """Items (with ``inventory``) changed since ``cursor``."""
+        return await self.poll("items", cursor, fields=INVENTORY_FIELDS)
+
+    async def poll_feed(
+        self, cursors: CursorStore, feed: Literal["orders", "inventory"]
+    ) -> PollResult:
+        """Poll ``feed`` from the cursor stored in the backbone, then store the new cursor.
+
+        Raises:
+            StaleFlowState: Another poller of the same feed saved first.
+        """
+        key = f"{self.destination}:{feed}"
+        cursor, version = await cursors.load(key)
+        poll = self.poll_orders if feed == "orders" else self.poll_inventory
+        result = await poll(cursor)
+        await cursors.save(key, result.cursor, version)
+        return result
+
+
+def _targets(lines: Any) -> dict[str, Decimal] | None:
+    if lines is None:
+        return None
+    if not isinstance(lines, list):
+        raise PermanentFailureError(f"{FULFIL_ORDER}: lines must be a list")
+    targets: dict[str, Decimal] = {}
+    for index, line in enumerate(lines):
+        if not isinstance(line, Mapping) or not line.get("sku"):
+            raise PermanentFailureError(f"{FULFIL_ORDER}: lines[{index}] needs a sku")
+        try:
+            quantity = Decimal(str(line.get("quantity_shipped")))
+        except ArithmeticError:
+            raise PermanentFailureError(
+                f"{FULFIL_ORDER}: lines[{index}].quantity_shipped must be a number"
+            ) from None
+        targets[str(line["sku"])] = quantity
+    return targets
+
+
+def _order_result(order: Mapping[str, Any], *, created: bool) -> JSONObject:
+    return {
+        "bc_order_id": order.get("id"),
+        "number": order.get("number"),
+        "external_document_number": order.get("externalDocumentNumber"),
+        "status": order.get("status"),
+        "created": created,
+    }
+
+
+def _status(order: Mapping[str, Any]) -> JSONObject:
+    return {
+        "bc_order_id": order.get("id"),
+        "number": order.get("number"),
+        "status": order.get("status"),
+        "fully_shipped": bool(order.get("fullyShipped")),
+        "lines": [
+            {
+                "sku": line.get("lineObjectNumber"),
+                "quantity": str(line.get("quantity")),
+                "shipped": str(line.get("shippedQuantity")),
+                "invoiced": str(line.get("invoicedQuantity")),
+            }
+            for line in order.get("salesOrderLines") or []
+            if line.get("lineType") == "Item"
+        ],
+    }
+
+
+def _customer_result(customer: Mapping[str, Any], created: bool) -> JSONObject:
+    return {
+        "bc_customer_id": customer.get("id"),
+        "number": customer.get("number"),
+        "created": created,
+    }

@@ -1,0 +1,153 @@
+"""Pure mapping from canonical entities to NetSuite record bodies, and back for statuses.
+
+References use external ids: a customer is ``{"externalId": <hub customer id>}``, an item is
+``{"externalId": <SKU>}`` (the usual convention for items an integration manages). Money goes
+as exact JSON numbers (`Decimal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from crossdock.canonical.customer import Customer
+from crossdock.canonical.order import Order
+
+__all__ = [
+    "FULFILMENT_BY_STATUS",
+    "allocate_lines",
+    "customer_body",
+    "record_id_from_location",
+    "sales_order_body",
+]
+
+FULFILMENT_BY_STATUS: Mapping[str, str] = {
+    "A": "unfulfilled",
+    "B": "unfulfilled",
+    "D": "partial",
+    "E": "partial",
+    "F": "fulfilled",
+    "G": "fulfilled",
+    "H": "fulfilled",
+}
+"""salesOrder status id to the canonical fulfilment status."""
+
+
+class MappingFailedError(ValueError):
+    """A canonical entity cannot become a NetSuite record (a missing id or SKU)."""
+
+
+def record_id_from_location(location: str | None) -> str:
+    """The internal id at the end of a ``Location`` header (``.../salesOrder/123`` -> ``123``).
+
+    Raises:
+        MappingFailedError: No Location header.
+    """
+    if not location:
+        raise MappingFailedError("NetSuite answered 204 without a Location header")
+    return location.rstrip("/").rsplit("/", 1)[-1]
+
+
+def customer_body(customer: Customer) -> dict[str, Any]:
+    """The customer record body for ``PUT customer/eid:<customer.id>``."""
+    body: dict[str, Any] = {}
+    if customer.kind == "business" or customer.account is not None:
+        name = customer.account.name if customer.account else None
+        body["isPerson"] = False
+        body["companyName"] = name or " ".join(
+            p for p in (customer.first_name, customer.last_name) if p
+        )
+    else:
+        body["isPerson"] = True
+        body["firstName"] = customer.first_name
+        body["lastName"] = customer.last_name or customer.email or "(unknown)"
+    if customer.email:
+        body["email"] = customer.email
+    if customer.phone:
+        body["phone"] = customer.phone
+    if customer.currency:
+        body["currency"] = {"refName": customer.currency}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def sales_order_body(
+    order: Order, *, customer_external_id: str, location_id: str | None = None
+) -> dict[str, Any]:
+    """The salesOrder body for ``PUT salesOrder/eid:<order.id>``.
+
+    Raises:
+        MappingFailedError: A line has no SKU (NetSuite needs an item for every line).
+    """
+    items = []
+    for line in order.lines:
+        if not line.sku:
+            raise MappingFailedError(f"order {order.number} line {line.line_id} has no SKU")
+        item: dict[str, Any] = {
+            "item": {"externalId": line.sku},
+            "quantity": line.quantity,
+            "rate": line.unit_price.amount,
+            "description": line.title,
+        }
+        items.append(item)
+    body: dict[str, Any] = {
+        "entity": {"externalId": customer_external_id},
+        "tranDate": order.placed_at.date().isoformat(),
+        "currency": {"refName": order.currency},
+        "otherRefNum": order.purchase_order or order.number,
+        "memo": f"crossdock order {order.number}",
+        "item": {"items": items},
+    }
+    if order.shipping_lines:
+        body["shippingCost"] = sum((s.price.amount for s in order.shipping_lines), Decimal(0))
+    if location_id is not None:
+        body["location"] = {"id": location_id}
+    if order.email:
+        body["email"] = order.email
+    return body
+
+
+def allocate_lines(
+    order_record: Mapping[str, Any], wanted: Iterable[tuple[str, int]], *, room: str
+) -> list[dict[str, int]]:
+    """Spread ``(sku, quantity)`` pairs over the order's lines, in line order.
+
+    Args:
+        order_record: ``GET salesOrder/{id}?expandSubResources=true``.
+        wanted: SKU and quantity pairs (a shipment's or an invoice's lines).
+        room: Which quantity bounds a line: ``fulfil`` (ordered - fulfilled) or ``bill``
+            (fulfilled - billed) or ``return`` (fulfilled - returned).
+
+    Returns:
+        ``[{"orderLine": n, "quantity": q}, ...]``.
+
+    Raises:
+        MappingFailedError: A SKU is not on the order, or more is wanted than it has room for.
+    """
+    lines = (order_record.get("item") or {}).get("items") or []
+    left: dict[int, int] = {}
+    for line in lines:
+        quantity = int(line.get("quantity", 0))
+        fulfilled = int(line.get("quantityFulfilled", 0))
+        if room == "fulfil":
+            left[line["line"]] = quantity - fulfilled
+        elif room == "bill":
+            left[line["line"]] = fulfilled - int(line.get("quantityBilled", 0))
+        else:
+            left[line["line"]] = fulfilled - int(line.get("quantityReturned", 0))
+    picks: dict[int, int] = {}
+    for sku, quantity in wanted:
+        need = quantity
+        for line in lines:
+            if need == 0:
+                break
+            if (line.get("item") or {}).get("refName") != sku:
+                continue
+            take = min(need, left[line["line"]])
+            if take > 0:
+                left[line["line"]] -= take
+                picks[line["line"]] = picks.get(line["line"], 0) + take
+                need -= take
+        if need:
+            raise MappingFailedError(f"SKU {sku}: {need} more than the order has room to {room}")
+    return [{"orderLine": n, "quantity": q} for n, q in sorted(picks.items())]
