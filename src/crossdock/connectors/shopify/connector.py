@@ -17,11 +17,16 @@ Outbound command kinds (payloads are JSON objects; Shopify ids are integers):
 A shipment's ``lines`` are ``[{line_item_id, quantity}]`` (partial quantities allowed); without
 ``lines`` it fulfils everything still open. Each shipment becomes one fulfilment (Shopify keeps
 one tracking number per fulfilment).
+
+``order.refund`` goes through GraphQL ``refundCreate`` with ``@idempotent(key:)`` (a UUID derived
+from the command's idempotency key and the refund's parameters) when the pinned API version is
+2026-01 or later, and through REST ``refunds.json`` before that.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,8 +65,10 @@ from crossdock.connectors.shopify.graphql import (
     INVENTORY_ITEM_SKU,
     INVENTORY_QUANTITY,
     PRICES_UPDATE,
+    REFUND_CREATE_SINCE,
     idempotency_key,
     inventory_set_document,
+    refund_create_document,
     user_errors,
 )
 from crossdock.connectors.shopify.version import VersionStatus, check_api_version
@@ -570,13 +577,14 @@ class ShopifyConnector(Connector):
 
     @handles("order.refund", idempotent=False)
     async def refund_order(self, command: Command) -> JSONObject:
-        """Create a refund (REST ``refunds.json``), calculating the transactions first when the
-        payload gives none. The refund note carries ``[crossdock:<idempotency key>]`` so that a
-        lookup can tell whether an earlier attempt took effect."""
+        """Create a refund, calculating the transactions first when the payload gives none.
+
+        From API 2026-01 it is GraphQL ``refundCreate`` with ``@idempotent(key:)`` derived from
+        the command's idempotency key, so a resend after a lost answer is absorbed by Shopify;
+        older pinned versions use REST ``refunds.json``. Either way the refund note carries
+        ``[crossdock:<idempotency key>]`` so that a lookup can tell whether an earlier attempt
+        took effect (`settle_ambiguous`)."""
         order_id = _int(command.payload, "order_id")
-        found = await self._refund_with_marker(order_id, command)
-        if found is not None:
-            return found
         refund: dict[str, Any] = {
             "note": _marked_note(command),
             "notify": bool(command.payload.get("notify", False)),
@@ -584,6 +592,15 @@ class ShopifyConnector(Connector):
         }
         if command.payload.get("shipping") is not None:
             refund["shipping"] = command.payload["shipping"]
+        if self.settings.api_version >= REFUND_CREATE_SINCE:
+            transactions = command.payload.get("transactions")
+            if transactions is None:
+                transactions = await self._calculate_refund(order_id, refund)
+            refund["transactions"] = transactions
+            return await self._refund_create(order_id, refund, command)
+        found = await self._refund_with_marker(order_id, command)
+        if found is not None:
+            return found
         transactions = command.payload.get("transactions")
         if transactions is None:
             transactions = await self._calculate_refund(order_id, refund)
@@ -593,6 +610,22 @@ class ShopifyConnector(Connector):
         )
         made = response.json().get("refund") or {}
         return {"order_id": order_id, "refund_id": made.get("id"), "already": False}
+
+    async def _refund_create(
+        self, order_id: int, refund: Mapping[str, Any], command: Command
+    ) -> JSONObject:
+        variables = {"input": refund_input(order_id, refund)}
+        key = idempotency_key(
+            command.idempotency_key, "refundCreate", json.dumps(variables, sort_keys=True)
+        )
+        data = await self.graphql(refund_create_document(key), variables)
+        errors = user_errors(data, "refundCreate")
+        if errors:
+            raise _user_error(errors, f"order {order_id} refund")
+        made = (data.get("refundCreate") or {}).get("refund") or {}
+        legacy = made.get("legacyResourceId")
+        refund_id = int(legacy) if isinstance(legacy, str) and legacy.isdigit() else legacy
+        return {"order_id": order_id, "refund_id": refund_id, "already": False}
 
     async def _calculate_refund(self, order_id: int, refund: Mapping[str, Any]) -> list[JSONObject]:
         body = {k: v for k, v in refund.items() if k in ("refund_line_items", "shipping")}
@@ -746,6 +779,46 @@ def _allocate(
 
 def _left(fo: Mapping[str, Any]) -> bool:
     return any(line["left"] > 0 for line in fo["lines"])
+
+
+def refund_input(order_id: int, refund: Mapping[str, Any]) -> JSONObject:
+    """The GraphQL ``RefundInput`` for a REST-shaped refund body (ids become GIDs)."""
+    restock = {"return": "RETURN", "cancel": "CANCEL", "legacy_restock": "LEGACY_RESTOCK"}
+    lines = []
+    for raw in refund.get("refund_line_items") or []:
+        line: dict[str, Any] = {
+            "lineItemId": _gid("LineItem", _int(raw, "line_item_id")),
+            "quantity": _int(raw, "quantity"),
+            "restockType": restock.get(str(raw.get("restock_type")), "NO_RESTOCK"),
+        }
+        if raw.get("location_id") is not None:
+            line["locationId"] = _gid("Location", _int(raw, "location_id"))
+        lines.append(line)
+    data: dict[str, Any] = {
+        "orderId": _gid("Order", order_id),
+        "note": refund.get("note"),
+        "notify": bool(refund.get("notify", False)),
+        "refundLineItems": lines,
+    }
+    shipping = refund.get("shipping")
+    if isinstance(shipping, Mapping):
+        if shipping.get("full_refund"):
+            data["shipping"] = {"fullRefund": True}
+        elif shipping.get("amount") is not None:
+            data["shipping"] = {"amount": str(shipping["amount"])}
+    transactions = []
+    for raw in refund.get("transactions") or []:
+        tx: dict[str, Any] = {
+            "orderId": _gid("Order", order_id),
+            "gateway": str(raw.get("gateway") or ""),
+            "kind": "REFUND",
+            "amount": str(raw.get("amount")),
+        }
+        if raw.get("parent_id") is not None:
+            tx["parentId"] = _gid("OrderTransaction", _int(raw, "parent_id"))
+        transactions.append(tx)
+    data["transactions"] = transactions
+    return data
 
 
 def _marker(command: Command) -> str:

@@ -11,8 +11,10 @@ __all__ = [
     "INVENTORY_ITEM_SKU",
     "INVENTORY_QUANTITY",
     "PRICES_UPDATE",
+    "REFUND_CREATE_SINCE",
     "idempotency_key",
     "inventory_set_document",
+    "refund_create_document",
     "user_errors",
 ]
 
@@ -42,6 +44,24 @@ def inventory_set_document(key: str) -> str:
         "    inventoryAdjustmentGroup { id createdAt reason referenceDocumentUri\n"
         "      changes { name delta quantityAfterChange } }\n"
         "    userErrors { code field message }\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+REFUND_CREATE_SINCE = "2026-01"
+"""The first API version whose ``refundCreate`` takes ``@idempotent`` (mandatory from 2026-04)."""
+
+
+def refund_create_document(key: str) -> str:
+    """The ``refundCreate`` mutation with its ``@idempotent`` key inlined (a JSON string)."""
+    literal = json.dumps(key)
+    return (
+        "mutation RefundCreate($input: RefundInput!) {\n"
+        f"  refundCreate(input: $input) @idempotent(key: {literal}) {{\n"
+        "    refund { id legacyResourceId note createdAt\n"
+        "      totalRefundedSet { shopMoney { amount currencyCode } } }\n"
+        "    userErrors { field message }\n"
         "  }\n"
         "}\n"
     )

@@ -9,6 +9,7 @@ carry the same shop amounts plus the presentment ones.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from crossdock.canonical.address import Address
@@ -55,9 +56,25 @@ _GATEWAY_METHODS = {
 def order_from_shopify(payload: Payload) -> Order:
     """Map an ``orders/create``, ``orders/updated`` or ``orders/cancelled`` body to an `Order`.
 
-    The order is mapped as placed: original line quantities and ``total_price``. The
-    ``current_*`` fields (after edits and refunds) are not used; refunds map separately
-    (`refund_from_shopify`).
+    The order is mapped **as it now stands**, so that an edit or a refund reaches the hub as a
+    change of the order and the totals check still holds to the cent:
+
+    - each line carries its ``current_quantity`` (lines edited or refunded down to zero are
+      left out; lines added by an order edit are there like any other);
+    - the money that left a line is taken from the order's own ``refunds`` records (their
+      ``refund_line_items`` ``subtotal``/``total_tax``, which Shopify also writes for units an
+      order edit removes), or pro rata for units no record covers; the rest of the line's
+      discount and tax stays on it;
+    - shipping refunds (``order_adjustments`` of kind ``shipping_refund``) count as a shipping
+      discount;
+    - the stated totals are ``current_subtotal_price``, ``current_total_tax`` and
+      ``current_total_price``.
+
+    An order that shows no edit or refund (no refund records, every ``current_quantity`` equal
+    to ``quantity``, the current subtotal equal to the one placed) is mapped as placed and
+    checked against ``total_price``, as are a payload without ``current_*`` fields (an older
+    shape) and an order with no unit left (fully refunded or cancelled with a refund).
+    The money returned is carried by ``refunds/create`` (`refund_from_shopify`).
 
     Line, shipping-line and order-level taxes: Shopify's order-level ``tax_lines`` aggregate the
     line and shipping taxes, so they are used only when no line or shipping line carries tax.
@@ -69,10 +86,27 @@ def order_from_shopify(payload: Payload) -> Order:
     """
     currency = _required(payload, "currency")
     applications: Sequence[Payload] = payload.get("discount_applications") or []
-    lines = [_line(item, currency, applications) for item in payload.get("line_items") or []]
+    items: Sequence[Payload] = payload.get("line_items") or []
+    lines = [_line(item, currency, applications) for item in items]
     shipping = [
         _shipping(item, currency, applications) for item in payload.get("shipping_lines") or []
     ]
+    stated = {
+        "subtotal": payload.get("subtotal_price"),
+        "tax": payload.get("total_tax"),
+        "total": _required(payload, "total_price"),
+        "discounts": payload.get("total_discounts"),
+    }
+    current = _current_lines(payload, items, lines, currency)
+    if current is not None:
+        lines = current
+        shipping = _after_shipping_refunds(payload, shipping, currency)
+        stated = {
+            "subtotal": payload.get("current_subtotal_price"),
+            "tax": payload.get("current_total_tax"),
+            "total": payload.get("current_total_price"),
+            "discounts": payload.get("current_total_discounts", payload.get("total_discounts")),
+        }
     charged_tax = any(line.tax_lines for line in lines) or any(s.tax_lines for s in shipping)
     order_tax = [] if charged_tax else _taxes(payload.get("tax_lines"), currency, "order")
     number = blank_to_none(payload.get("name")) or f"#{payload.get('order_number')}"
@@ -95,11 +129,11 @@ def order_from_shopify(payload: Payload) -> Order:
         ],
         "payments": [_payment(name) for name in payload.get("payment_gateway_names") or []],
         "totals": OrderTotals(
-            subtotal=_money(payload.get("subtotal_price"), currency, "subtotal_price"),
-            discounts=_money(payload.get("total_discounts"), currency, "total_discounts"),
+            subtotal=_money(stated["subtotal"], currency, "subtotal_price"),
+            discounts=_money(stated["discounts"], currency, "total_discounts"),
             shipping=_sum_money([s.net for s in shipping], currency),
-            tax=_money(payload.get("total_tax"), currency, "total_tax"),
-            total=_money(_required(payload, "total_price"), currency, "total_price"),
+            tax=_money(stated["tax"], currency, "total_tax"),
+            total=_money(stated["total"], currency, "total_price"),
         ),
         "status": _status(payload),
         "financial_status": _known(payload.get("financial_status"), FINANCIAL_STATUSES),
@@ -170,6 +204,145 @@ def return_lines_from_shopify_refund(payload: Payload) -> list[ReturnLine]:
         for item in payload.get("refund_line_items") or []
         if item.get("restock_type") in ("return", "legacy_restock")
     ]
+
+
+# --- the order as it stands ----------------------------------------------------------------------
+
+
+def _current_lines(
+    payload: Payload, items: Sequence[Payload], lines: list[OrderLine], currency: str
+) -> list[OrderLine] | None:
+    """The lines at their current quantities, or None to map the order as placed."""
+    if payload.get("current_total_price") in (None, ""):
+        return None
+    if any(item.get("current_quantity") is None for item in items):
+        return None
+    if not _changed(payload, items):
+        return None
+    removed = _removed_by_refunds(payload, currency)
+    result = []
+    for item, line in zip(items, lines, strict=True):
+        where = f"line_items[{item.get('id')}]"
+        now = quantity(item.get("current_quantity"), field=f"{where}.current_quantity")
+        if not 0 <= now <= line.quantity:
+            raise MappingError(f"{where}.current_quantity: {now} is not between 0 and quantity")
+        if now == line.quantity:
+            result.append(line)
+        elif now > 0:
+            result.append(_reduced(line, now, removed.get(str(item.get("id")))))
+    return result or None
+
+
+def _changed(payload: Payload, items: Sequence[Payload]) -> bool:
+    """Whether an edit or a refund shows: refund records, a line's current quantity, or a
+    current subtotal that is not the one placed (an edit that only added lines)."""
+    if payload.get("refunds"):
+        return True
+    if any(item.get("current_quantity") != item.get("quantity") for item in items):
+        return True
+    current = payload.get("current_subtotal_price")
+    placed = payload.get("subtotal_price")
+    if current in (None, "") or placed in (None, ""):
+        return False
+    return decimal(current, field="current_subtotal_price") != decimal(
+        placed, field="subtotal_price"
+    )
+
+
+def _removed_by_refunds(payload: Payload, currency: str) -> dict[str, tuple[int, Money, Money]]:
+    # Per line id: units, subtotal and tax that refunds (and order-edit removals) took off.
+    removed: dict[str, tuple[int, Money, Money]] = {}
+    for refund in payload.get("refunds") or []:
+        for item in refund.get("refund_line_items") or []:
+            key = str(item.get("line_item_id"))
+            units, subtotal, tax = removed.get(key, (0, Money.zero(currency), Money.zero(currency)))
+            removed[key] = (
+                units + quantity(item.get("quantity"), field="refund_line_items.quantity"),
+                subtotal + _money(_set_amount(item, "subtotal"), currency, "subtotal"),
+                tax + _money(_set_amount(item, "total_tax"), currency, "total_tax"),
+            )
+    return removed
+
+
+def _set_amount(item: Payload, key: str) -> Any:
+    # The decimal-string shop amount of the *_set twin, else the bare (JSON number) field.
+    money_set = item.get(f"{key}_set")
+    if isinstance(money_set, Mapping):
+        amount = (money_set.get("shop_money") or {}).get("amount")
+        if amount is not None:
+            return amount
+    return item.get(key)
+
+
+def _reduced(line: OrderLine, now: int, removed: tuple[int, Money, Money] | None) -> OrderLine:
+    """`line` at `now` units: its net and tax less what left it, the rest of its discount kept."""
+    currency = line.unit_price.currency
+    zero = Money.zero(currency)
+    units, subtotal, tax = removed or (0, zero, zero)
+    missing = line.quantity - now - units
+    if missing:  # units no refund record accounts for: take them off pro rata
+        share = Decimal(missing) / Decimal(line.quantity)
+        subtotal = subtotal + (line.net * share).quantize()
+        tax = tax + (line.tax_total * share).quantize()
+    net = line.net - subtotal
+    discount = line.unit_price * now - net
+    first = line.discount_allocations[0] if line.discount_allocations else None
+    allocations = (
+        []
+        if discount.is_zero()
+        else [
+            DiscountAllocation(
+                amount=discount,
+                code=first.code if first else None,
+                title=first.title if first else "adjustment after edit or refund",
+            )
+        ]
+    )
+    return line.model_copy(
+        update={
+            "quantity": now,
+            "discount_allocations": allocations,
+            "tax_lines": _less_tax(line.tax_lines, tax),
+        }
+    )
+
+
+def _less_tax(tax_lines: Sequence[TaxLine], removed: Money) -> list[TaxLine]:
+    """The tax lines less `removed`, spread by their amounts (the remainder on the last)."""
+    if not tax_lines or removed.is_zero():
+        return list(tax_lines)
+    whole = _sum_money([t.amount for t in tax_lines], removed.currency)
+    result, left = [], removed
+    for index, tax_line in enumerate(tax_lines):
+        last = index == len(tax_lines) - 1
+        part = (
+            left
+            if last or whole.is_zero()
+            else (removed * (tax_line.amount.amount / whole.amount)).quantize()
+        )
+        left = left - part
+        result.append(tax_line.model_copy(update={"amount": tax_line.amount - part}))
+    return result
+
+
+def _after_shipping_refunds(
+    payload: Payload, shipping: list[ShippingLine], currency: str
+) -> list[ShippingLine]:
+    refunded = Money.zero(currency)
+    for refund in payload.get("refunds") or []:
+        for adjustment in refund.get("order_adjustments") or []:
+            if adjustment.get("kind") == "shipping_refund":
+                refunded = refunded - _money(
+                    adjustment.get("amount"), currency, "order_adjustments"
+                )
+    if refunded.is_zero() or not shipping:
+        return shipping
+    first = shipping[0]
+    allocation = DiscountAllocation(amount=refunded, title="shipping refund")
+    updated = first.model_copy(
+        update={"discount_allocations": [*first.discount_allocations, allocation]}
+    )
+    return [updated, *shipping[1:]]
 
 
 # --- parts ---------------------------------------------------------------------------------------

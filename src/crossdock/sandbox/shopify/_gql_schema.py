@@ -32,7 +32,81 @@ type Mutation {
   fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
   productVariantsBulkUpdate(productId: ID!, variants: [ProductVariantsBulkInput!]!):
     ProductVariantsBulkUpdatePayload
+  orderEditBegin(id: ID!): OrderEditBeginPayload
+  orderEditSetQuantity(id: ID!, lineItemId: ID!, quantity: Int!, restock: Boolean):
+    OrderEditSetQuantityPayload
+  orderEditAddVariant(id: ID!, variantId: ID!, quantity: Int!, locationId: ID,
+                      allowDuplicates: Boolean): OrderEditAddVariantPayload
+  orderEditCommit(id: ID!, notifyCustomer: Boolean, staffNote: String): OrderEditCommitPayload
+  refundCreate(input: RefundInput!): RefundCreatePayload
 }
+
+type CalculatedLineItem {
+  id: ID!
+  quantity: Int!
+  editableQuantity: Int!
+  editableQuantityBeforeChanges: Int!
+  sku: String
+  title: String!
+  originalUnitPriceSet: MoneyBag!
+}
+type CalculatedLineItemConnection { nodes: [CalculatedLineItem!]! }
+type CalculatedOrder {
+  id: ID!
+  originalOrder: Order!
+  lineItems(first: Int): CalculatedLineItemConnection!
+  addedLineItems(first: Int): CalculatedLineItemConnection!
+  subtotalPriceSet: MoneyBag
+  totalPriceSet: MoneyBag!
+  totalTaxSet: MoneyBag
+}
+type OrderEditBeginPayload { calculatedOrder: CalculatedOrder userErrors: [UserError!]! }
+type OrderEditSetQuantityPayload {
+  calculatedOrder: CalculatedOrder
+  calculatedLineItem: CalculatedLineItem
+  userErrors: [UserError!]!
+}
+type OrderEditAddVariantPayload {
+  calculatedOrder: CalculatedOrder
+  calculatedLineItem: CalculatedLineItem
+  userErrors: [UserError!]!
+}
+type OrderEditCommitPayload { order: Order successMessages: [String!] userErrors: [UserError!]! }
+
+scalar Money
+enum RefundLineItemRestockType { RETURN CANCEL LEGACY_RESTOCK NO_RESTOCK }
+enum OrderTransactionKind { SALE CAPTURE AUTHORIZATION VOID REFUND CHANGE EMV_AUTHORIZATION
+  SUGGESTED_REFUND }
+input RefundLineItemInput {
+  lineItemId: ID!
+  quantity: Int!
+  restockType: RefundLineItemRestockType
+  locationId: ID
+}
+input ShippingRefundInput { amount: Money fullRefund: Boolean }
+input OrderTransactionInput {
+  orderId: ID!
+  gateway: String!
+  kind: OrderTransactionKind!
+  amount: Money!
+  parentId: ID
+}
+input RefundInput {
+  orderId: ID!
+  note: String
+  notify: Boolean
+  shipping: ShippingRefundInput
+  refundLineItems: [RefundLineItemInput!]
+  transactions: [OrderTransactionInput!]
+}
+type Refund {
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  note: String
+  createdAt: DateTime
+  totalRefundedSet: MoneyBag!
+}
+type RefundCreatePayload { refund: Refund order: Order userErrors: [UserError!]! }
 
 enum OrderSortKeys { ID UPDATED_AT CREATED_AT PROCESSED_AT }
 
@@ -293,8 +367,9 @@ def schema_for(version: str) -> GraphQLSchema:
     """The schema served under API ``version``."""
     inputs = _INPUTS_FROM_2026_04 if strict_version(version) else _INPUTS_BEFORE_2026_04
     schema = build_schema(_COMMON + inputs)
-    decimal = schema.type_map["Decimal"]
-    decimal.parse_literal = _parse_decimal_literal  # type: ignore[attr-defined]
-    decimal.parse_value = _parse_decimal_value  # type: ignore[attr-defined]
-    decimal.serialize = str  # type: ignore[attr-defined]
+    for name in ("Decimal", "Money"):
+        decimal = schema.type_map[name]
+        decimal.parse_literal = _parse_decimal_literal  # type: ignore[attr-defined]
+        decimal.parse_value = _parse_decimal_value  # type: ignore[attr-defined]
+        decimal.serialize = str  # type: ignore[attr-defined]
     return schema

@@ -1,5 +1,6 @@
 """The GraphQL Admin endpoint: real parsing and validation (graphql-core), cost throttling, and
-the mutations the connector uses (inventorySetQuantities, fulfillmentCreate, variant prices)."""
+the mutations the connector uses (inventorySetQuantities, fulfillmentCreate, variant prices,
+refundCreate) and order editing (see `_gql_orders`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from crossdock.sandbox.shopify._gql_nodes import (
     utc,
     variant_node,
 )
+from crossdock.sandbox.shopify._gql_orders import OrderMutations
 from crossdock.sandbox.shopify._gql_schema import schema_for, strict_version
 from crossdock.sandbox.shopify._ids import gid, parse_gid
 
@@ -119,11 +121,13 @@ class ShopifyGraphQL:
         self.sim = sim
         self.buckets: dict[str, LeakyBucket] = {}
         self.idempotency: dict[str, tuple[str, Node]] = {}
+        self.orders = OrderMutations(sim)
 
     def reset(self) -> None:
         """Forget buckets and idempotency keys."""
         self.buckets.clear()
         self.idempotency.clear()
+        self.orders.reset()
 
     def _bucket(self, token: str) -> LeakyBucket:
         shop = self.sim.state.shop
@@ -216,6 +220,7 @@ class ShopifyGraphQL:
                 "productVariantsBulkUpdate": lambda info, **kw: self._prices(
                     kw["productId"], kw["variants"]
                 ),
+                **self.orders.roots(version, schema),
             }
 
         def lookup(kind: str, make: Any) -> Any:

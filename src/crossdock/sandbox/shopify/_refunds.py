@@ -66,7 +66,7 @@ class Payments:
         else:
             shipping_amount = to_decimal(shipping.get("amount", "0"), "shipping.amount")
         amount = subtotal + shipping_amount + (0 if order["taxes_included"] else tax)
-        amount = min(amount, Decimal(order["current_total_price"]))
+        amount = min(amount, self.net_paid(order_id))
         currency = order["currency"]
         suggestions = []
         # Refund to the card first, then to the gift card, as Shopify suggests.
@@ -134,9 +134,23 @@ class Payments:
         computed = subtotal_sum + shipping_amount + (0 if order["taxes_included"] else tax_sum)
         transactions = self._refund_transactions(order, body, computed)
         refund_lines = [self._apply_refund_line(order, p) for p in plan]
-        refunded = sum((Decimal(t["amount"]) for t in transactions), Decimal(0))
         pricing = Pricing(order["currency"])
         refund_id = self.state.ids.next()
+        adjustments = []
+        if shipping_amount:
+            adjustments.append(
+                {
+                    "id": self.state.ids.next(),
+                    "order_id": order_id,
+                    "refund_id": refund_id,
+                    "kind": "shipping_refund",
+                    "reason": "Shipping refund",
+                    "amount": pricing.text(-shipping_amount),
+                    "amount_set": pricing.money_set(-shipping_amount),
+                    "tax_amount": pricing.text(Decimal(0)),
+                    "tax_amount_set": pricing.money_set(Decimal(0)),
+                }
+            )
         refund = {
             "id": refund_id,
             "admin_graphql_api_id": gid("Refund", refund_id),
@@ -148,7 +162,7 @@ class Payments:
             "user_id": None,
             "duties": [],
             "total_duties_set": pricing.money_set(Decimal(0)),
-            "order_adjustments": [],
+            "order_adjustments": adjustments,
             "return": None,
             "refund_line_items": refund_lines,
             "transactions": transactions,
@@ -156,8 +170,18 @@ class Payments:
         }
         order["refunds"].append(refund)
         self.transactions.setdefault(order_id, []).extend(transactions)
-        self._apply_refund_totals(order, subtotal_sum, tax_sum, refunded)
+        self.apply_reduction(order, subtotal_sum, tax_sum, shipping_amount)
         return refund
+
+    def net_paid(self, order_id: int) -> Decimal:
+        """What the buyer has paid on an order and not had back: sales minus refunds."""
+        total = Decimal(0)
+        for tx in self.transactions.get(order_id, []):
+            if tx["status"] == "success" and tx["kind"] in {"sale", "capture"}:
+                total += Decimal(tx["amount"])
+            elif tx["status"] == "success" and tx["kind"] == "refund":
+                total -= Decimal(tx["amount"])
+        return total
 
     def _plan_refund_lines(
         self, order: dict[str, Any], raw_lines: list[dict[str, Any]]
@@ -186,7 +210,7 @@ class Payments:
                 location_id = int(location_id or next(iter(self.state.locations)))
                 if location_id not in self.state.locations:
                     raise ShopError(422, {"errors": {"location_id": ["is invalid"]}})
-            subtotal, tax = _line_share(line, quantity, order["currency"])
+            subtotal, tax = line_share(line, quantity, order["currency"])
             plan.append(
                 {
                     "line": line,
@@ -228,7 +252,7 @@ class Payments:
     ) -> list[dict[str, Any]]:
         given = body.get("transactions")
         raw = given if given is not None else [{"amount": str(computed)}] if computed else []
-        paid = Decimal(order["current_total_price"])
+        paid = self.net_paid(order["id"])
         out = []
         default_gateway = (order["payment_gateway_names"] or ["manual"])[-1]
         total = Decimal(0)
@@ -262,25 +286,55 @@ class Payments:
         sales = [t for t in self.transactions.get(order_id, []) if t["kind"] == "sale"]
         return sales[-1]["id"] if sales else None
 
-    def _apply_refund_totals(
-        self, order: dict[str, Any], subtotal: Decimal, tax: Decimal, refunded: Decimal
+    def apply_reduction(
+        self, order: dict[str, Any], subtotal: Decimal, tax: Decimal, shipping: Decimal
     ) -> None:
+        """Lower the order's ``current_*`` totals by the value taken off it (lines, their tax,
+        shipping), and set the financial status from what is still paid.
+
+        The ``current_*`` totals describe the order as it now stands (what it is worth), not
+        the money moved: a refund of lines with no money back (an order edit's removal, a
+        restock without refund) lowers them all the same.
+        """
         pricing = Pricing(order["currency"])
+        value = subtotal + shipping + (Decimal(0) if order["taxes_included"] else tax)
         fields = {
             "current_subtotal_price": Decimal(order["current_subtotal_price"]) - subtotal,
             "current_total_tax": Decimal(order["current_total_tax"]) - tax,
-            "current_total_price": Decimal(order["current_total_price"]) - refunded,
+            "current_total_price": Decimal(order["current_total_price"]) - value,
         }
         for field, amount in fields.items():
             order[field] = pricing.text(amount)
             order[f"{field}_set"] = pricing.money_set(amount)
-        fully = fields["current_total_price"] <= 0
-        if refunded:
-            order["financial_status"] = "refunded" if fully else "partially_refunded"
+        self.settle_status(order)
+
+    def settle_status(self, order: dict[str, Any]) -> None:
+        """``financial_status`` and ``total_outstanding`` from the current total and payments."""
+        pricing = Pricing(order["currency"])
+        paid = self.net_paid(order["id"])
+        sold = sum(
+            (
+                Decimal(t["amount"])
+                for t in self.transactions.get(order["id"], [])
+                if t["kind"] == "sale"
+            ),
+            Decimal(0),
+        )
+        current = Decimal(order["current_total_price"])
+        outstanding = current - paid
+        order["total_outstanding"] = pricing.text(outstanding)
+        if "total_outstanding_set" in order:
+            order["total_outstanding_set"] = pricing.money_set(outstanding)
+        if order["financial_status"] in {"voided", "pending", "authorized"}:
+            pass
+        elif paid < sold:
+            order["financial_status"] = "refunded" if paid <= 0 else "partially_refunded"
+        elif outstanding > 0:
+            order["financial_status"] = "partially_paid"
         self.state.touch(order)
 
 
-def _line_share(line: dict[str, Any], quantity: int, currency: str) -> tuple[Decimal, Decimal]:
+def line_share(line: dict[str, Any], quantity: int, currency: str) -> tuple[Decimal, Decimal]:
     # The refundable subtotal and tax of `quantity` units: net of the line's discounts, pro rata.
     gross = Decimal(line["price"]) * line["quantity"]
     discount = sum((Decimal(a["amount"]) for a in line["discount_allocations"]), Decimal(0))

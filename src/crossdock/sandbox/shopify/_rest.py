@@ -209,6 +209,15 @@ def register_rest(app: FastAPI, sim: ShopifySimulator) -> None:
             return _error(exc)
         return json_response({"order": _fields([found], request.query_params.get("fields"))[0]})
 
+    @router.put("/orders/{order_id:int}.json")
+    async def update_order(order_id: int, request: Request) -> Response:
+        try:
+            body = await _body(request, "order")
+            updated = sim.update_order(order_id, body)
+        except ShopError as exc:
+            return _error(exc)
+        return json_response({"order": updated})
+
     @router.post("/orders/{order_id:int}/cancel.json")
     async def cancel(order_id: int, request: Request) -> Response:
         try:
@@ -477,6 +486,21 @@ def register_admin_helpers(router: APIRouter, sim: ShopifySimulator) -> None:
             order = sim.cancel(
                 order_id, str(body.get("reason", "customer")), bool(body.get("restock", True))
             )
+        except ShopError as exc:
+            return _error(exc)
+        return json_response({"order": order})
+
+    @router.post("/shopify/orders/{order_id:int}/edit")
+    async def merchant_edit(order_id: int, request: Request) -> Response:
+        # {"quantities": {"<line id>": n}, "add": [{"variant_id": v, "quantity": n}],
+        #  "restock": true}: one whole order edit, as a merchant makes it in the admin.
+        try:
+            body = await _body(request, None)
+            quantities = {int(k): int(v) for k, v in (body.get("quantities") or {}).items()}
+            add = [(int(a["variant_id"]), int(a.get("quantity", 1))) for a in body.get("add") or []]
+            order = sim.edit_order(order_id, quantities, add, bool(body.get("restock", True)))
+        except (TypeError, ValueError, KeyError) as exc:
+            return json_response({"error": f"bad edit: {exc}"}, 400)
         except ShopError as exc:
             return _error(exc)
         return json_response({"order": order})

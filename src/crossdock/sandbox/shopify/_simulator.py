@@ -23,12 +23,13 @@ from crossdock.sandbox.kit import (
     json_response,
 )
 from crossdock.sandbox.shopify._defaults import SUPPORTED_VERSIONS, default_scenario
+from crossdock.sandbox.shopify._edits import EditSession, OrderEdits
 from crossdock.sandbox.shopify._errors import ShopError
 from crossdock.sandbox.shopify._graphql import ShopifyGraphQL
 from crossdock.sandbox.shopify._ids import IdMaker
 from crossdock.sandbox.shopify._rest import register_admin_helpers, register_rest
 from crossdock.sandbox.shopify._state import ShopState
-from crossdock.sandbox.shopify._traffic import random_order_spec
+from crossdock.sandbox.shopify._traffic import random_address, random_order_spec
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"  # noqa: S105
 TOPICS = (
@@ -80,6 +81,7 @@ class ShopifySimulator(Simulator):
     def seed_state(self, scenario: Scenario) -> None:
         """Build the shop; limits and idempotency keys start afresh."""
         self.state = ShopState(scenario, self.seed)
+        self.edits = OrderEdits(self.state)
         self.rest_buckets: dict[str, LeakyBucket] = {}
         self.graphql = ShopifyGraphQL(self)
         self.traffic_rng = random.Random(f"shopify-traffic:{self.seed}")
@@ -280,15 +282,70 @@ class ShopifySimulator(Simulator):
         self.emit_order(self.state.order(order_id), "orders/updated")
         return made
 
+    def commit_edit(self, session: EditSession, staff_note: str | None = None) -> dict[str, Any]:
+        """Commit an order edit: the effect, stock webhooks, then ``orders/updated``.
+
+        Shopify also has an ``orders/edited`` topic; the simulator does not send it (the
+        ``orders/updated`` body carries the edited order, which is what the connector maps).
+        """
+        key = str(session.order_id)
+        self.effects.attempt("order_edit", key)
+        levels_before = self._levels_of(session.order_id)
+        try:
+            done = self.edits.commit(session, staff_note)
+        except ShopError:
+            self.effects.refused("order_edit", key)
+            raise
+        order: dict[str, Any] = done["order"]
+        self.effects.created("order_edit", key, state=order["current_total_price"])
+        for item_id, location_id in sorted(self._levels_of(session.order_id) | levels_before):
+            self.emit_level(item_id, location_id)
+        self.emit_order(order, "orders/updated")
+        return order
+
+    def _levels_of(self, order_id: int) -> set[tuple[int, int]]:
+        location_id = next(iter(self.state.locations))
+        return {
+            (self.state.variants[ln["variant_id"]]["inventory_item_id"], location_id)
+            for ln in self.state.order(order_id)["line_items"]
+            if ln["variant_id"] is not None
+        }
+
+    def update_order(self, order_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /orders/{id}.json``: shipping address, email, note, tags; ``orders/updated``."""
+        order = self.state.update_order(order_id, changes)
+        self.emit_order(order, "orders/updated")
+        return order
+
+    def edit_order(
+        self,
+        order_id: int,
+        quantities: dict[int, int] | None = None,
+        add: list[tuple[int, int]] | None = None,
+        restock: bool = True,
+    ) -> dict[str, Any]:
+        """One whole order edit (begin, stage, commit), as a merchant does it in the admin."""
+        session = self.edits.begin(order_id)
+        for line_id, quantity in (quantities or {}).items():
+            self.edits.set_quantity(session, line_id, quantity, restock)
+        for variant_id, quantity in add or []:
+            self.edits.add_variant(session, variant_id, quantity)
+        return self.commit_edit(session)
+
     def generate_traffic(self, count: int) -> dict[str, Any]:
-        """Place ``count`` realistic orders; some are then cancelled or partly refunded."""
+        """Place ``count`` realistic orders; some are then edited, cancelled or partly refunded.
+
+        Edits (about one order in six): a line's quantity lowered, a line removed, another
+        variant added, or the shipping address changed.
+        """
         rng = self.traffic_rng
         gift = next((v for v in self.state.variants.values() if v["gift_card"]), None)
         placed: list[int] = []
+        edited: list[int] = []
         for _ in range(count):
             skus = self.state.in_stock_skus(at_least=9)
             if not skus:
-                return {"error": "out of stock", "order_ids": placed}
+                return {"error": "out of stock", "order_ids": placed, "edited": edited}
             spec = random_order_spec(rng, skus, None)
             if gift is not None and rng.random() < 0.1:
                 spec["line_items"].append({"variant_id": gift["id"], "gift_card": True})
@@ -303,7 +360,26 @@ class ShopifySimulator(Simulator):
                 if line["fulfillable_quantity"]:
                     refund_line["restock_type"] = "cancel"
                 self.refund(order["id"], {"refund_line_items": [refund_line]})
-        return {"order_ids": placed}
+            elif follow_up < 0.34:
+                self._random_edit(rng, order, skus)
+                edited.append(order["id"])
+        return {"order_ids": placed, "edited": edited}
+
+    def _random_edit(self, rng: random.Random, order: dict[str, Any], skus: list[str]) -> None:
+        lines = [ln for ln in order["line_items"] if ln["fulfillable_quantity"] > 0]
+        kind = rng.choice(["quantity", "remove", "add", "address"])
+        several = [ln for ln in lines if ln["current_quantity"] > 1]
+        if kind == "quantity" and several:
+            line = rng.choice(several)
+            self.edit_order(order["id"], {line["id"]: line["current_quantity"] - 1})
+        elif kind == "remove" and len(lines) > 1:
+            self.edit_order(order["id"], {rng.choice(lines)["id"]: 0})
+        elif kind in {"add", "quantity", "remove"}:
+            by_sku = {v["sku"]: v for v in self.state.variants.values() if v["sku"]}
+            variant = by_sku[rng.choice(skus)]
+            self.edit_order(order["id"], add=[(variant["id"], rng.choice([1, 2]))])
+        else:
+            self.update_order(order["id"], {"shipping_address": random_address(rng)})
 
     def place_order(self, spec: dict[str, Any]) -> dict[str, Any]:
         """A storefront checkout: the order, its stock movements and their webhooks."""

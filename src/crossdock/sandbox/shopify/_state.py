@@ -272,6 +272,36 @@ class ShopState:
         """Bump ``updated_at`` (every change to an order does)."""
         order["updated_at"] = self.stamp()
 
+    def update_order(self, order_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /orders/{id}.json``: change the shipping address, email, phone, note or tags.
+
+        Raises:
+            ShopError: 404 for an unknown order, 422 for a field that cannot be changed here.
+        """
+        order = self.order(order_id)
+        editable = {"shipping_address", "email", "phone", "note", "tags", "buyer_accepts_marketing"}
+        unknown = sorted(set(changes) - editable - {"id"})
+        if unknown:
+            raise ShopError(422, {"errors": {unknown[0]: ["cannot be changed"]}})
+        address = changes.get("shipping_address")
+        if address is not None and not isinstance(address, dict):
+            raise ShopError(422, {"errors": {"shipping_address": ["is invalid"]}})
+        if address is not None:
+            merged = dict(order.get("shipping_address") or {})
+            merged.update(address)
+            if merged.get("first_name") or merged.get("last_name"):
+                parts = (merged.get("first_name"), merged.get("last_name"))
+                merged["name"] = " ".join(p for p in parts if p)
+            order["shipping_address"] = merged
+            for fo in self.fulfillment_orders.values():
+                if fo["order_id"] == order_id and fo["status"] in {"open", "scheduled"}:
+                    fo["destination"] = merged
+        for field in editable - {"shipping_address"}:
+            if field in changes:
+                order[field] = changes[field]
+        self.touch(order)
+        return order
+
     def cancel_order(self, order_id: int, reason: str, restock: bool) -> dict[str, Any]:
         """Cancel an order (422 if it is already cancelled)."""
         order = self.order(order_id)

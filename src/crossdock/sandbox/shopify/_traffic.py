@@ -24,7 +24,8 @@ CODES = [
 ]
 
 
-def _address(rng: random.Random) -> dict[str, Any]:
+def random_address(rng: random.Random) -> dict[str, Any]:
+    """A shipping address with a non-ASCII name, city or street."""
     first, last, city, country, zip_code, street = rng.choice(NAMES)
     return {
         "first_name": first,
@@ -49,7 +50,7 @@ def random_order_spec(
     rng: random.Random, skus: list[str], gift_card_sku: str | None
 ) -> dict[str, Any]:
     """One realistic storefront order: several lines, discounts, gift cards, currencies, B2B."""
-    address = _address(rng)
+    address = random_address(rng)
     lines: list[dict[str, Any]] = [
         {"sku": rng.choice(skus), "quantity": rng.choice([1, 1, 1, 2, 3])}
         for _ in range(rng.randint(1, 3))
