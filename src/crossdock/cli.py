@@ -34,26 +34,19 @@ def main(
 
 
 def _register() -> None:
-    # One line per command group; each module owns its commands.
-    from crossdock._cli import config, schema
+    # One place lists every command group; each module under crossdock._cli owns its commands.
+    from crossdock._cli import config, db, demo, order, sandbox, schema, serve
 
-    app.add_typer(config.app, name="config")
-    app.add_typer(schema.app, name="schema")
-    from crossdock._cli import sandbox
-
-    app.add_typer(sandbox.app, name="sandbox")
-    from crossdock._cli import db
-
-    app.add_typer(db.app, name="db")
-    from crossdock._cli import serve
-
-    app.add_typer(serve.app, name="serve")
-    from crossdock._cli import demo
-
-    app.add_typer(demo.app, name="demo")
-    from crossdock._cli import order
-
-    app.add_typer(order.app, name="order")
+    for name, group in (
+        ("config", config.app),
+        ("schema", schema.app),
+        ("db", db.app),
+        ("sandbox", sandbox.app),
+        ("serve", serve.app),
+        ("demo", demo.app),
+        ("order", order.app),
+    ):
+        app.add_typer(group, name=name)
 
 
 _register()
