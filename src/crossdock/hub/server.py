@@ -2,9 +2,11 @@
 
 `Hub` is the composition root. `start()` opens the store (applying migrations), builds the
 inbound side of every active system from the governance file, starts the HTTP API (uvicorn), the
-decode worker and, when connectors have command handlers, a `WorkerPool` whose destinations are
-the systems' names. `stop()` shuts them down in order: the API stops taking deliveries, the
-workers finish or release their claims, then the store flushes and closes.
+decode worker, a `WorkerPool` whose destinations are the systems' names (each performs its
+commands and appends their result events: `crossdock.hub.outbound`) and, when the governance
+file enables flows, a `FlowRunner` (`crossdock.hub.flows`). `stop()` shuts them down in order:
+the API stops taking deliveries, the flows and the workers finish or release their claims, then
+the store flushes and closes.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ from structlog.typing import FilteringBoundLogger
 
 from crossdock.api import IngressSettings, create_app
 from crossdock.backbone import SqlStore, store_from_url
-from crossdock.backbone.store import ClaimedCommand
+from crossdock.connectorkit.connector import Connector
 from crossdock.connectorkit.http import AiohttpTransport, HttpClient
 from crossdock.governance import Governance, SystemKind
 from crossdock.hub.decoder import DecodeWorker
 from crossdock.hub.edi import EdiPoller, edi_pollers
+from crossdock.hub.flows import HubFlows
 from crossdock.hub.inbound import ConnectorInbound
+from crossdock.hub.outbound import build_outbound, command_handler, system_roles
 from crossdock.hub.readiness import store_readiness
 from crossdock.hub.registry import InboundFactory, build_inbound
 from crossdock.observability.logging import get_logger
 from crossdock.observability.metrics import HubMetrics
-from crossdock.runtime.workers import Handler, HandlerResult, WorkerPool
+from crossdock.runtime.workers import WorkerPool
 
 __all__ = ["Hub", "run_hub"]
 
@@ -54,16 +58,6 @@ async def _serve(server: uvicorn.Server, listener: socket.socket) -> None:
         raise RuntimeError(f"the API server failed to start (uvicorn exit {exc.code})") from None
     finally:
         listener.close()
-
-
-def _handler_of(inbound: ConnectorInbound) -> Handler:
-    connector = inbound.connector
-
-    async def handle(claim: ClaimedCommand) -> HandlerResult:
-        result = await connector.perform(claim.command, attempt=claim.attempt)
-        return HandlerResult(result=result)
-
-    return handle
 
 
 class Hub:
@@ -104,6 +98,8 @@ class Hub:
         self.systems: dict[str, ConnectorInbound] = {}
         self.decoder: DecodeWorker | None = None
         self.pool: WorkerPool | None = None
+        self.outbound: dict[str, Connector] = {}
+        self.flows: HubFlows | None = None
         self.edi_pollers: list[EdiPoller] = []
         self._http: HttpClient | None = None
         self._server: _Server | None = None
@@ -147,10 +143,31 @@ class Hub:
             self.edi_pollers = edi_pollers(store, self.systems, on_recorded=self.decoder.notify)
             for poller in self.edi_pollers:
                 self._tasks.append(asyncio.create_task(poller.run(), name=f"edi:{poller.system}"))
-            handlers = {n: _handler_of(s) for n, s in self.systems.items() if s.connector.handlers}
+            roles = system_roles(self.governance)
+            self.outbound = build_outbound(
+                self.governance,
+                self._http,
+                self.systems,
+                environ=self._environ,
+                required=roles if self.governance.enabled_flows() else (),
+            )
+            handlers = {
+                name: command_handler(connector, roles.get(name, frozenset()), store=store)
+                for name, connector in self.outbound.items()
+            }
             if handlers:
                 self.pool = WorkerPool(store, handlers, metrics=self.metrics)
                 self._tasks.append(asyncio.create_task(self.pool.run(), name="workers"))
+            if self.governance.enabled_flows():
+                self.flows = HubFlows(
+                    store,
+                    self.governance,
+                    on_commands=self.pool.notify if self.pool is not None else None,
+                )
+                if self.flows.flows:
+                    self._tasks.append(asyncio.create_task(self.flows.run(), name="flows"))
+                else:
+                    self.flows = None
             await self._start_server(app)
         except BaseException:
             await self.stop()
@@ -200,6 +217,8 @@ class Hub:
             self._server.should_exit = True
         if self.decoder is not None:
             self.decoder.request_stop()
+        if self.flows is not None:
+            self.flows.request_stop()
         if self.pool is not None:
             self.pool.request_stop()
         for poller in self.edi_pollers:

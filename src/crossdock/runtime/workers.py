@@ -8,6 +8,8 @@ extends the lease while a handler runs long, and settles the command by what the
 - returned: `Store.complete` (with the result and result events of its `HandlerResult`);
 - raised `RetryableError`: `Store.fail_retryable`, honouring its `retry_after`;
 - raised `PermanentError`: `Store.fail_permanent` with its reason;
+- dead either way (permanent, or out of attempts): a ``command.failed`` event
+  (`crossdock.canonical.commands.failure_event`) is appended in the same transaction;
 - raised anything else: a retryable failure with a traceback summary (a bug in one handler
   never kills a worker).
 
@@ -37,6 +39,7 @@ from crossdock.backbone.store import (
     Store,
     StoreUnavailable,
 )
+from crossdock.canonical.commands import failure_event
 from crossdock.canonical.envelope import Event
 from crossdock.canonical.ids import new_id
 from crossdock.observability.logging import bind_unit_of_work, get_logger, secret_registry
@@ -407,13 +410,19 @@ class WorkerPool:
             self._log.info("command_completed")
         elif outcome.kind == "permanent":
             reason = outcome.reason or "permanent failure"
-            await self._store.fail_permanent(claim, outcome.error or reason, reason)
+            # The dead letter and its command.failed event commit together: the flow that
+            # asked always hears of it, and never of a failure that was rolled back.
+            async with self._store.transaction() as tx:
+                await tx.fail_permanent(claim, outcome.error or reason, reason)
+                await tx.append_events(_failure_event(claim, reason, outcome.error))
             self.metrics.record_attempt(destination, "dead")
             self._log.warning("command_dead", reason=reason, error=outcome.error)
         else:
-            retry = await self._store.fail_retryable(
-                claim, outcome.error or outcome.kind, retry_after=outcome.retry_after
-            )
+            error = outcome.error or outcome.kind
+            async with self._store.transaction() as tx:
+                retry = await tx.fail_retryable(claim, error, retry_after=outcome.retry_after)
+                if retry.dead:
+                    await tx.append_events(_failure_event(claim, "out of attempts", error))
             self.metrics.record_attempt(destination, "dead" if retry.dead else "retry")
             self._log.warning(
                 "command_dead" if retry.dead else "command_retry",
@@ -453,6 +462,22 @@ class WorkerPool:
             else:
                 self.metrics.record_attempt(claim.command.destination, "released")
                 self._log.info("command_released")
+
+
+def _failure_event(claim: ClaimedCommand, reason: str, error: str | None) -> Event:
+    command = claim.command
+    # A PermanentError's text already starts with its reason: do not say it twice.
+    detail = (
+        error if error and error.startswith(reason) else f"{reason}: {error}" if error else reason
+    )
+    return failure_event(
+        kind=command.kind,
+        destination=command.destination,
+        idempotency_key=command.idempotency_key,
+        payload=command.payload,
+        reason=detail[:_MAX_ERROR_CHARS],
+        correlation_id=command.correlation_id,
+    )
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ Every write is idempotent or settled:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final, Literal
 
@@ -40,6 +40,13 @@ from crossdock.connectors.businesscentral.bodies import (
     ship_quantities,
 )
 from crossdock.connectors.businesscentral.budget import BusinessCentralBudget
+from crossdock.connectors.businesscentral.canonical import (
+    customer_payload,
+    is_canonical,
+    order_email,
+    sales_order_payload,
+    shipment_targets,
+)
 from crossdock.connectors.businesscentral.cursor import CursorStore, PollCursor
 from crossdock.connectors.businesscentral.errors import (
     BC_ERROR_TABLE,
@@ -54,6 +61,7 @@ SCOPE: Final = "https://api.businesscentral.dynamics.com/.default"
 CREATE_ORDER: Final = "sales_order.create"
 UPDATE_ORDER: Final = "sales_order.update"
 FULFIL_ORDER: Final = "sales_order.fulfil"
+RECORD_FULFILLMENT: Final = "fulfillment.record"
 UPSERT_CUSTOMER: Final = "customer.upsert"
 INVENTORY_FIELDS: Final = ("id", "number", "gtin", "inventory", "unitPrice", "lastModifiedDateTime")
 
@@ -332,18 +340,42 @@ class BusinessCentralConnector(Connector):
             ``bc_order_id``, ``number``, ``external_document_number``, ``status`` and
             ``created`` (False when the lookup found it).
         """
-        body = sales_order_body(command.payload, local_currency=self.local_currency)
-        existing = await self._existing(str(command.payload["order_id"]))
+        payload = command.payload
+        if is_canonical(payload, "order") and not payload.get("customer_number"):
+            payload = sales_order_payload(payload, await self._customer_number_of(payload))
+        body = sales_order_body(payload, local_currency=self.local_currency)
+        existing = await self._existing(str(payload["order_id"]))
         if existing is not None:
             return existing
         response = await self.call("POST", f"{self.company_path}/salesOrders", json=body)
         return _order_result(response.json(), created=True)
 
+    async def _customer_number_of(self, payload: Mapping[str, Any]) -> str:
+        """The number of the customer with the canonical order's email.
+
+        Raises:
+            PermanentFailureError: The order has no email.
+            RetryLaterError: No such customer yet (its ``customer.upsert`` may still be queued).
+        """
+        email = order_email(payload)
+        if email is None:
+            raise PermanentFailureError(f"{CREATE_ORDER}: the order has no customer email")
+        found = await self.get_all(
+            f"{self.company_path}/customers", {"$filter": eq_filter("email", email)}
+        )
+        if not found:
+            raise RetryLaterError(f"{CREATE_ORDER}: no customer with email {email!r} yet")
+        return str(found[0]["number"])
+
     async def settle_ambiguous(self, command: Command) -> JSONObject | None:
         """Look the sales order up by its ``externalDocumentNumber``."""
         if command.kind != CREATE_ORDER:
             return None
-        return await self._existing(str(command.payload.get("order_id", "")))
+        order = command.payload.get("order")
+        order_id = command.payload.get("order_id") or (
+            order.get("id") if isinstance(order, Mapping) else None
+        )
+        return await self._existing(str(order_id or ""))
 
     @handles(UPDATE_ORDER)
     async def update_sales_order(self, command: Command) -> JSONObject:
@@ -393,14 +425,51 @@ class BusinessCentralConnector(Connector):
         fresh = after if after is not None else await self.get_sales_order(order["id"])
         return {**_status(fresh), "posted": True}
 
+    @handles(RECORD_FULFILLMENT, idempotent=False)
+    async def record_shipment(self, command: Command) -> JSONObject:
+        """Record the catalogue's ``fulfillment.record`` (one shipment) as `record_fulfilment`.
+
+        With ``payload.shipped_to_date`` the cumulative quantities are given and a retry posts
+        nothing twice; without it the shipment's units are added to what the order has
+        shipped, which a retry after an unknown outcome could post again.
+        """
+        payload = command.payload
+        shipment = payload.get("shipment")
+        order_ref = shipment.get("order") if isinstance(shipment, Mapping) else None
+        order_id = payload.get("order_id") or (
+            order_ref.get("id") if isinstance(order_ref, Mapping) else None
+        )
+        if not order_id:
+            raise PermanentFailureError(f"{RECORD_FULFILLMENT} needs order_id")
+        shipped: dict[str, Decimal] = {}
+        if payload.get("shipped_to_date") is None:
+            order = await self._order_of({"order_id": order_id}, posted_ok=True)
+            if order.get("status") == "Posted":
+                return {**order, "posted": False}
+            for line in order.get("salesOrderLines") or []:
+                if line.get("lineType") == "Item":
+                    sku = str(line.get("lineObjectNumber"))
+                    shipped[sku] = shipped.get(sku, Decimal(0)) + Decimal(
+                        str(line.get("shippedQuantity") or 0)
+                    )
+        targets = shipment_targets(payload, shipped)
+        lines = [{"sku": sku, "quantity_shipped": str(q)} for sku, q in targets.items()]
+        fulfil = {"order_id": str(order_id), "lines": lines}
+        return await self.record_fulfilment(replace(command, kind=FULFIL_ORDER, payload=fulfil))
+
     @handles(UPSERT_CUSTOMER)
     async def upsert_customer(self, command: Command) -> JSONObject:
         """Create or update a customer found by ``number``, else by ``email``.
 
+        A canonical payload (``{customer}``, customer.v1) is found by its email.
+
         Returns:
             ``bc_customer_id``, ``number`` and ``created``.
         """
-        fields = customer_fields(command.payload)
+        payload = command.payload
+        if is_canonical(payload, "customer"):
+            payload = customer_payload(payload)
+        fields = customer_fields(payload)
         existing = await self._find_customer(fields)
         if existing is None:
             try:
