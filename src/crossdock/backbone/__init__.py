@@ -12,8 +12,10 @@ from typing import Any
 
 from crossdock.backbone._core import SqlStore
 from crossdock.backbone.store import (
+    INBOX_COUNT_STATES,
     Attempt,
     AuditEntry,
+    BreakerStatus,
     ClaimedCommand,
     Command,
     CommandRecord,
@@ -80,9 +82,11 @@ async def open_store(url: str | None = None, **kwargs: Any) -> SqlStore:
 
 __all__ = [
     "DEFAULT_URL",
+    "INBOX_COUNT_STATES",
     "URL_VARIABLE",
     "Attempt",
     "AuditEntry",
+    "BreakerStatus",
     "ClaimedCommand",
     "Command",
     "CommandRecord",

@@ -11,6 +11,7 @@ from typing import Any
 from crossdock.backbone.store import (
     Attempt,
     AuditEntry,
+    BreakerStatus,
     ClaimedCommand,
     Command,
     CommandRecord,
@@ -127,6 +128,7 @@ def claim_from_row(row: Row) -> ClaimedCommand:
         worker=row["worker"],
         lease_expires_at=to_dt(row["lease_expires_at"]),
         replay_of=row["replay_of"],
+        enqueued_at=opt_dt(row.get("enqueued_at")),
     )
 
 
@@ -201,3 +203,38 @@ def flow_state_from_row(row: Row) -> FlowState:
     """Rebuild a `FlowState` from its row."""
     state: JSONObject = load_json(row["state"])
     return FlowState(row["flow"], row["key"], state, row["version"])
+
+
+def breaker_params(status: BreakerStatus, now: float, expected_version: int) -> dict[str, Any]:
+    """Return the parameters of the breaker-state writes."""
+    return {
+        "destination": status.destination,
+        "state": status.state,
+        "consecutive_failures": status.consecutive_failures,
+        "window_start": 0.0 if status.window_start is None else to_ts(status.window_start),
+        "window_calls": status.window_calls,
+        "window_failures": status.window_failures,
+        "opened_at": None if status.opened_at is None else to_ts(status.opened_at),
+        "probe_id": status.probe_id,
+        "probe_until": None if status.probe_until is None else to_ts(status.probe_until),
+        "version": status.version,
+        "expected": expected_version,
+        "now": now,
+    }
+
+
+def breaker_from_row(row: Row) -> BreakerStatus:
+    """Rebuild a `BreakerStatus` from its row."""
+    return BreakerStatus(
+        destination=row["destination"],
+        state=row["state"],
+        consecutive_failures=int(row["consecutive_failures"]),
+        window_start=to_dt(row["window_start"]),
+        window_calls=int(row["window_calls"]),
+        window_failures=int(row["window_failures"]),
+        opened_at=opt_dt(row["opened_at"]),
+        probe_id=row["probe_id"],
+        probe_until=opt_dt(row["probe_until"]),
+        version=int(row["version"]),
+        updated_at=to_dt(row["updated_at"]),
+    )

@@ -24,8 +24,10 @@ from crossdock.backbone import _codec as codec
 from crossdock.backbone._group_commit import GroupCommitter
 from crossdock.backbone._transaction import Row, Session, SqlTransaction, fetch_one
 from crossdock.backbone.store import (
+    INBOX_COUNT_STATES,
     Attempt,
     AuditEntry,
+    BreakerStatus,
     ClaimedCommand,
     Command,
     CommandRecord,
@@ -312,6 +314,17 @@ class SqlStore(ABC):
             rows = await session.fetch("list_inbox", {"status": status.value, "limit": limit})
         return [codec.inbox_from_row(r) for r in rows]
 
+    async def inbox_counts(self) -> dict[str, dict[str, int]]:
+        """Return the number of inbox rows per source and state (received, claimed, decoded,
+        dead), every source with all four keys; a gauge of the inbox backlog."""
+        async with self.read_session() as session:
+            rows = await session.fetch("inbox_counts", {"now": self.clock.now().timestamp()})
+        counts: dict[str, dict[str, int]] = {}
+        for row in rows:
+            by_state = counts.setdefault(row["source"], dict.fromkeys(INBOX_COUNT_STATES, 0))
+            by_state[row["state"]] = by_state.get(row["state"], 0) + int(row["n"])
+        return counts
+
     # events ---------------------------------------------------------------------------------
     async def append_events(self, *events: Event) -> list[StoredEvent]:
         """Append events to the log in one transaction."""
@@ -545,6 +558,29 @@ class SqlStore(ABC):
         async with self.read_session() as session:
             row = await fetch_one(session, "get_flow_state", {"flow": flow, "key": key})
         return None if row is None else codec.flow_state_from_row(row)
+
+    # circuit breakers -----------------------------------------------------------------------
+    async def get_breaker(self, destination: str) -> BreakerStatus | None:
+        """Return the stored state of one breaker, or None when it was never stored."""
+        async with self.read_session() as session:
+            row = await fetch_one(session, "get_breaker", {"destination": destination})
+        return None if row is None else codec.breaker_from_row(row)
+
+    async def save_breaker(self, status: BreakerStatus, *, expected_version: int) -> bool:
+        """Compare-and-set one breaker's state: store `status` (its version already bumped)
+        only if the stored version is still `expected_version` (0: no row yet)."""
+        if status.version <= expected_version:
+            raise ValueError("a breaker write must bump the version past expected_version")
+        params = codec.breaker_params(status, self.clock.now().timestamp(), expected_version)
+        name = "insert_breaker" if expected_version == 0 else "update_breaker"
+        async with self.autocommit_session() as session:
+            return await session.execute(name, params) == 1
+
+    async def list_breakers(self) -> list[BreakerStatus]:
+        """Return every stored breaker, by destination (for the console and metrics)."""
+        async with self.read_session() as session:
+            rows = await session.fetch("list_breakers", {})
+        return [codec.breaker_from_row(r) for r in rows]
 
 
 __all__ = ["CommandStatus", "Session", "SqlStore", "SqlTransaction"]

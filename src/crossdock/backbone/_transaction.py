@@ -249,6 +249,7 @@ class SqlTransaction:
             worker=claim.worker,
             lease_expires_at=codec.to_dt(expires),
             replay_of=claim.replay_of,
+            enqueued_at=claim.enqueued_at,
         )
 
     async def release(self, claim: ClaimedCommand) -> None:

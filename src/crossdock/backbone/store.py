@@ -217,6 +217,8 @@ class ClaimedCommand:
         worker: Who holds the lease.
         lease_expires_at: When another worker may take it over.
         replay_of: The original command's id when this command is a dead-letter replay.
+        enqueued_at: When the command was enqueued (None only where a claim is built by hand);
+            the worker pool measures enqueue-to-completion latency from it.
     """
 
     command_id: int
@@ -226,6 +228,7 @@ class ClaimedCommand:
     worker: str
     lease_expires_at: datetime
     replay_of: int | None = None
+    enqueued_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +340,49 @@ class FlowState:
 
 
 # --------------------------------------------------------------------------------------------
+# Circuit breakers and inbox backlog
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerStatus:
+    """The shared state of one destination's circuit breaker, as the store keeps it.
+
+    Every worker of every process reads and writes it through compare-and-set on `version`
+    (see `Store.save_breaker`), and the console lists it with `Store.list_breakers`.
+
+    Attributes:
+        destination: The breaker's name (usually the destination, e.g. ``netsuite:1234567``).
+        state: ``closed``, ``open`` or ``half_open``.
+        consecutive_failures: Failures since the last success.
+        window_start: Start of the current failure-rate window.
+        window_calls: Calls finished in that window.
+        window_failures: Failures in that window.
+        opened_at: When the breaker last opened.
+        probe_id: The ticket of the half-open probe in flight (its holder), if any.
+        probe_until: When that probe's lease ends (another caller may probe after it).
+        version: Bumped by every write; 0 means never stored.
+        updated_at: When the row was last written (set by the store; None before).
+    """
+
+    destination: str
+    state: str = "closed"
+    consecutive_failures: int = 0
+    window_start: datetime | None = None
+    window_calls: int = 0
+    window_failures: int = 0
+    opened_at: datetime | None = None
+    probe_id: str | None = None
+    probe_until: datetime | None = None
+    version: int = 0
+    updated_at: datetime | None = None
+
+
+INBOX_COUNT_STATES = ("received", "claimed", "decoded", "dead")
+"""The keys of every per-source mapping `Store.inbox_counts` returns."""
+
+
+# --------------------------------------------------------------------------------------------
 # The protocols
 # --------------------------------------------------------------------------------------------
 
@@ -445,6 +491,15 @@ class Store(Protocol):
 
     async def list_inbox(self, status: InboxStatus, *, limit: int = 100) -> list[InboxItem]:
         """Return inbox rows in one status, oldest first."""
+        ...
+
+    async def inbox_counts(self) -> dict[str, dict[str, int]]:
+        """Return the number of inbox rows per source and state (for a backlog gauge).
+
+        The states are those of `INBOX_COUNT_STATES`: ``received`` (waiting for a decoder, an
+        expired claim included), ``claimed`` (under a live decoder lease), ``decoded`` (kept
+        until `purge_decoded_inbox`) and ``dead``. Every source with a row gets all four keys.
+        """
         ...
 
     # event log ------------------------------------------------------------------------------
@@ -587,4 +642,18 @@ class Store(Protocol):
     # flow state -----------------------------------------------------------------------------
     async def get_flow_state(self, flow: str, key: str) -> FlowState | None:
         """Return a flow instance's state and version, or None."""
+        ...
+
+    # circuit breakers -----------------------------------------------------------------------
+    async def get_breaker(self, destination: str) -> BreakerStatus | None:
+        """Return the stored state of one breaker, or None when it was never stored."""
+        ...
+
+    async def save_breaker(self, status: BreakerStatus, *, expected_version: int) -> bool:
+        """Store `status` (its version already bumped) if the stored version is still
+        `expected_version` (0: no row yet); return whether it was stored (compare-and-set)."""
+        ...
+
+    async def list_breakers(self) -> list[BreakerStatus]:
+        """Return every stored breaker, by destination (for the console and metrics)."""
         ...

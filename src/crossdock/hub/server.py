@@ -34,6 +34,9 @@ from crossdock.hub.readiness import store_readiness
 from crossdock.hub.registry import InboundFactory, build_inbound
 from crossdock.observability.logging import get_logger
 from crossdock.observability.metrics import HubMetrics
+from crossdock.runtime.resilience.breaker import CircuitBreaker
+from crossdock.runtime.resilience.config import breaker_config_from
+from crossdock.runtime.resilience.store_state import StoreBreakerStateStore
 from crossdock.runtime.workers import WorkerPool
 
 __all__ = ["Hub", "run_hub"]
@@ -151,6 +154,7 @@ class Hub:
                 environ=self._environ,
                 required=roles if self.governance.enabled_flows() else (),
             )
+            self._install_breakers(store)
             handlers = {
                 name: command_handler(connector, roles.get(name, frozenset()), store=store)
                 for name, connector in self.outbound.items()
@@ -178,6 +182,24 @@ class Hub:
             systems=sorted(self.systems),
             database=store.dialect,
         )
+
+    def _install_breakers(self, store: SqlStore) -> None:
+        """Give each system's connector a breaker whose state lives in the store.
+
+        Every worker of every hub process on the same store then sees one state per destination,
+        probes it half-open once, and the console reads it with `store.list_breakers()`.
+        Thresholds come from the system's ``breaker`` table in the governance file.
+        """
+        shared = StoreBreakerStateStore(store)
+        connectors: dict[str, Connector] = {
+            name: inbound.connector
+            for name, inbound in self.systems.items()
+            if isinstance(inbound.connector, Connector)
+        }
+        connectors.update(self.outbound)
+        for name, connector in connectors.items():
+            config = breaker_config_from(self.governance.systems[name].breaker)
+            connector.breaker = CircuitBreaker(name, store=shared, config=config)
 
     async def _start_server(self, app: object) -> None:
         try:

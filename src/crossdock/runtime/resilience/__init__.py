@@ -3,7 +3,8 @@
 In-process budgets (`LeakyBucket`, `CostBucket`, `ConcurrencySlots`, `WindowBudget`,
 `DailyAllocation`) are shared by every worker of a process; `budget_from_config` builds them
 from `crossdock.toml`. Budgets and breaker state shared by several processes live in
-`crossdock.runtime.resilience.postgres` (needs the ``postgres`` extra).
+`crossdock.runtime.resilience.postgres` (needs the ``postgres`` extra); `StoreBreakerStateStore`
+keeps breaker state in the backbone store, where every worker and the console see it.
 """
 
 from crossdock.runtime.resilience._headers import header, parse_retry_after
@@ -29,6 +30,7 @@ from crossdock.runtime.resilience.config import breaker_config_from, budget_from
 from crossdock.runtime.resilience.cost import CostBucket
 from crossdock.runtime.resilience.leaky import LeakyBucket
 from crossdock.runtime.resilience.slots import ConcurrencySlots
+from crossdock.runtime.resilience.store_state import StoreBreakerStateStore
 from crossdock.runtime.resilience.window import DailyAllocation, WindowBudget
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "LeakyBucket",
     "Permit",
     "RateBudget",
+    "StoreBreakerStateStore",
     "Ticket",
     "Unlimited",
     "WindowBudget",

@@ -9,12 +9,11 @@ keep their clocks in step (NTP), and time never runs backwards in a row.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -25,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "PostgreSQL-backed budgets need psycopg: pip install 'crossdock[postgres]'"
     ) from exc
 
+from crossdock.backbone.migrate import migrate_postgres
 from crossdock.runtime.clock import Clock, SystemClock
 from crossdock.runtime.resilience._headers import header, parse_retry_after
 from crossdock.runtime.resilience.breaker import BreakerRecord, BreakerState
@@ -33,32 +33,6 @@ from crossdock.runtime.resilience.leaky import SHOPIFY_CALL_LIMIT_HEADER, _parse
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {schema}.crossdock_rate_budget (
-    destination text PRIMARY KEY,
-    tokens double precision NOT NULL,
-    capacity double precision NOT NULL,
-    refill_per_second double precision NOT NULL,
-    updated_at timestamptz NOT NULL,
-    paused_until timestamptz NOT NULL DEFAULT '1970-01-01T00:00:00Z'
-);
-CREATE TABLE IF NOT EXISTS {schema}.crossdock_rate_grants (
-    id bigserial PRIMARY KEY,
-    destination text NOT NULL,
-    granted_at timestamptz NOT NULL,
-    lease_until timestamptz NOT NULL,
-    done_at timestamptz
-);
-CREATE INDEX IF NOT EXISTS crossdock_rate_grants_destination
-    ON {schema}.crossdock_rate_grants (destination);
-CREATE TABLE IF NOT EXISTS {schema}.crossdock_breaker_state (
-    name text PRIMARY KEY,
-    record jsonb NOT NULL,
-    version bigint NOT NULL
-);
-"""
 
 # "refilled" below is the bucket's level now: LEAST(capacity, tokens + elapsed * refill).
 _ADJUST_SQL = (
@@ -120,10 +94,19 @@ class PostgresResilience:
                 yield self._connection
 
     async def ensure_tables(self) -> None:
-        """Create the schema and tables when missing."""
-        for statement in _DDL.split(";"):
-            if statement.strip():
-                await self.execute(statement, {})
+        """Bring the schema's tables to the store's latest version (creating the schema).
+
+        The budget and breaker tables are part of the backbone's versioned migrations
+        (``0004_breaker_state``), the same ones `PostgresStore.start()` and
+        ``crossdock db upgrade`` apply; this only applies the pending ones to `schema`, so it
+        is a no-op where the hub's store already started on it.
+        """
+        options = f"-c search_path={self.schema}"
+        async with await psycopg.AsyncConnection.connect(
+            self.url, autocommit=True, options=options
+        ) as conn:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}".encode())
+            await migrate_postgres(conn)
 
     async def aclose(self) -> None:
         """Close the connection."""
@@ -373,9 +356,36 @@ class PostgresWindowBudget:
             await asyncio.gather(*self._reports)
 
 
+_BREAKER_LOAD_SQL = (
+    "SELECT state, consecutive_failures, window_start, window_calls, window_failures,"
+    " opened_at, probe_id, probe_until, version FROM {schema}.breaker_state"
+    " WHERE destination = %(name)s"
+)
+_BREAKER_INSERT_SQL = (
+    "INSERT INTO {schema}.breaker_state (destination, state, consecutive_failures,"
+    " window_start, window_calls, window_failures, opened_at, probe_id, probe_until, version,"
+    " updated_at) VALUES (%(name)s, %(state)s, %(consecutive_failures)s, %(window_start)s,"
+    " %(window_calls)s, %(window_failures)s, %(opened_at)s, %(probe_id)s, %(probe_until)s,"
+    " %(version)s, %(now)s) ON CONFLICT (destination) DO NOTHING RETURNING version"
+)
+_BREAKER_UPDATE_SQL = (
+    "UPDATE {schema}.breaker_state SET state = %(state)s,"
+    " consecutive_failures = %(consecutive_failures)s,"
+    " window_start = %(window_start)s, window_calls = %(window_calls)s,"
+    " window_failures = %(window_failures)s, opened_at = %(opened_at)s,"
+    " probe_id = %(probe_id)s, probe_until = %(probe_until)s,"
+    " version = %(version)s, updated_at = %(now)s"
+    " WHERE destination = %(name)s AND version = %(expected)s RETURNING version"
+)
+
+
 class PostgresBreakerStateStore:
     """A `BreakerStateStore` in PostgreSQL: every worker of every process, and the console,
     see one state per breaker; compare-and-set on a version column keeps one probe at a time.
+
+    It reads and writes the backbone store's ``breaker_state`` table (migration 0004), the one
+    `crossdock.runtime.resilience.store_state.StoreBreakerStateStore` uses through the store,
+    so both see the same breakers.
 
     Args:
         db: The shared connection.
@@ -389,44 +399,43 @@ class PostgresBreakerStateStore:
 
     async def load(self, name: str) -> BreakerRecord:
         """Return the record of breaker `name` (a fresh closed one when unknown)."""
-        rows = await self.db.execute(
-            "SELECT record, version FROM {schema}.crossdock_breaker_state WHERE name = %(name)s",
-            {"name": name},
-        )
+        rows = await self.db.execute(_BREAKER_LOAD_SQL, {"name": name})
         if not rows:
             return BreakerRecord()
-        record, version = rows[0]
-        data = record if isinstance(record, dict) else json.loads(record)
-        return replace(BreakerRecord(**data), state=BreakerState(data["state"]), version=version)
+        state, failures, start, calls, failed, opened, probe, until, version = rows[0]
+        return BreakerRecord(
+            state=BreakerState(state),
+            consecutive_failures=failures,
+            window_start=start,
+            window_calls=calls,
+            window_failures=failed,
+            opened_at=opened,
+            probe_id=probe,
+            probe_until=until,
+            version=version,
+        )
 
     async def save(self, name: str, record: BreakerRecord, *, expected_version: int) -> bool:
         """Store `record` if the stored version is still `expected_version`."""
-        data = json.dumps({k: v for k, v in asdict(record).items() if k != "version"})
         params = {
+            **asdict(record),
+            "state": record.state.value,
             "name": name,
-            "record": data,
-            "version": record.version,
             "expected": expected_version,
+            "now": self._stamp(),
         }
-        if expected_version == 0:
-            rows = await self.db.execute(
-                "INSERT INTO {schema}.crossdock_breaker_state (name, record, version)"
-                " VALUES (%(name)s, %(record)s::jsonb, %(version)s)"
-                " ON CONFLICT (name) DO NOTHING RETURNING version",
-                params,
-            )
-        else:
-            rows = await self.db.execute(
-                "UPDATE {schema}.crossdock_breaker_state"
-                " SET record = %(record)s::jsonb, version = %(version)s"
-                " WHERE name = %(name)s AND version = %(expected)s RETURNING version",
-                params,
-            )
+        sql = _BREAKER_INSERT_SQL if expected_version == 0 else _BREAKER_UPDATE_SQL
+        rows = await self.db.execute(sql, params)
         return bool(rows)
+
+    @staticmethod
+    def _stamp() -> float:
+        """The wall time stamped on a write (for the console; the logic never reads it)."""
+        return datetime.now(UTC).timestamp()
 
     async def names(self) -> list[str]:
         """Return every stored breaker name."""
         rows = await self.db.execute(
-            "SELECT name FROM {schema}.crossdock_breaker_state ORDER BY name", {}
+            "SELECT destination FROM {schema}.breaker_state ORDER BY destination", {}
         )
         return [row[0] for row in rows]

@@ -288,3 +288,35 @@ SET status = 'running',
 FROM numbered
 WHERE commands.id = numbered.id
 RETURNING commands.*, numbered.slot;
+
+-- name: inbox_counts
+SELECT source,
+       CASE WHEN status = 'received' AND lease_expires_at > %(now)s THEN 'claimed'
+            ELSE status END AS state,
+       count(*) AS n
+FROM inbox
+GROUP BY 1, 2;
+
+-- name: get_breaker
+SELECT * FROM breaker_state WHERE destination = %(destination)s;
+
+-- name: insert_breaker
+INSERT INTO breaker_state (
+    destination, state, consecutive_failures, window_start, window_calls, window_failures,
+    opened_at, probe_id, probe_until, version, updated_at
+) VALUES (
+    %(destination)s, %(state)s, %(consecutive_failures)s, %(window_start)s, %(window_calls)s,
+    %(window_failures)s, %(opened_at)s, %(probe_id)s, %(probe_until)s, %(version)s, %(now)s
+)
+ON CONFLICT (destination) DO NOTHING;
+
+-- name: update_breaker
+UPDATE breaker_state
+SET state = %(state)s, consecutive_failures = %(consecutive_failures)s,
+    window_start = %(window_start)s, window_calls = %(window_calls)s,
+    window_failures = %(window_failures)s, opened_at = %(opened_at)s, probe_id = %(probe_id)s,
+    probe_until = %(probe_until)s, version = %(version)s, updated_at = %(now)s
+WHERE destination = %(destination)s AND version = %(expected)s;
+
+-- name: list_breakers
+SELECT * FROM breaker_state ORDER BY destination;

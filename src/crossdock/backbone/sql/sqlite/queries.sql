@@ -208,3 +208,35 @@ RETURNING version;
 UPDATE flow_state SET state = :state, version = version + 1, updated_at = :now
 WHERE flow = :flow AND key = :key AND version = :expected_version
 RETURNING version;
+
+-- name: inbox_counts
+SELECT source,
+       CASE WHEN status = 'received' AND lease_expires_at > :now THEN 'claimed'
+            ELSE status END AS state,
+       count(*) AS n
+FROM inbox
+GROUP BY 1, 2;
+
+-- name: get_breaker
+SELECT * FROM breaker_state WHERE destination = :destination;
+
+-- name: insert_breaker
+INSERT INTO breaker_state (
+    destination, state, consecutive_failures, window_start, window_calls, window_failures,
+    opened_at, probe_id, probe_until, version, updated_at
+) VALUES (
+    :destination, :state, :consecutive_failures, :window_start, :window_calls,
+    :window_failures, :opened_at, :probe_id, :probe_until, :version, :now
+)
+ON CONFLICT (destination) DO NOTHING;
+
+-- name: update_breaker
+UPDATE breaker_state
+SET state = :state, consecutive_failures = :consecutive_failures,
+    window_start = :window_start, window_calls = :window_calls,
+    window_failures = :window_failures, opened_at = :opened_at, probe_id = :probe_id,
+    probe_until = :probe_until, version = :version, updated_at = :now
+WHERE destination = :destination AND version = :expected;
+
+-- name: list_breakers
+SELECT * FROM breaker_state ORDER BY destination;
