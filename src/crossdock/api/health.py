@@ -68,11 +68,13 @@ def health_router(
     async def metrics_endpoint() -> Response:
         try:
             depths = await store.queue_depth()
+            inbox = await store.inbox_counts()
         except (StoreError, OSError) as exc:
-            _log().warning("queue depth not sampled", error=str(exc))
+            _log().warning("queue depth and inbox not sampled", error=str(exc))
         else:
             hub_metrics.set_queue_depth(depths, known)
             known.update(depths)
+            hub_metrics.set_inbox_counts(inbox)
         return Response(render_metrics(hub_metrics), media_type=CONTENT_TYPE)
 
     return router

@@ -67,6 +67,12 @@ class HubMetrics:
             ["destination"],
             registry=reg,
         )
+        self.inbox_backlog = Gauge(
+            "crossdock_inbox_rows",
+            "Inbox rows per source and state (received, claimed, decoded, dead).",
+            ["source", "state"],
+            registry=reg,
+        )
         self.attempts = Counter(
             "crossdock_command_attempts",
             "Command attempts by destination and outcome.",
@@ -110,6 +116,12 @@ class HubMetrics:
             self.queue_depth.labels(destination=destination).set(0)
         for destination, depth in depths.items():
             self.queue_depth.labels(destination=destination).set(depth)
+
+    def set_inbox_counts(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Publish the inbox rows per source and state (as `Store.inbox_counts` returns them)."""
+        for source, by_state in counts.items():
+            for state, rows in by_state.items():
+                self.inbox_backlog.labels(source=source, state=state).set(rows)
 
     def record_attempt(self, destination: str, outcome: str) -> None:
         """Count one finished attempt (and a dead letter when the outcome is ``dead``)."""

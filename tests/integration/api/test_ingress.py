@@ -242,6 +242,11 @@ async def test_health_readiness_and_metrics(hub: Hub, client: aiohttp.ClientSess
         text = await answer.text()
     assert 'crossdock_inbox_records_total{outcome="new",source="shop"} 1.0' in text
     assert 'crossdock_inbox_records_total{outcome="duplicate",source="shop"} 1.0' in text
+    # One row whatever its state (the decoder may or may not have reached it yet).
+    rows = [
+        line for line in text.splitlines() if line.startswith('crossdock_inbox_rows{source="shop"')
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in rows) == 1.0
 
 
 async def test_refusals_are_counted_by_system_and_reason(
