@@ -111,7 +111,8 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "erp",
         {"order_id": "hub order id", "reason": "why (a cancel reason)", "instance": _INSTANCE},
         "erp.sales_order.closed",
-        "Close (cancel) the remaining lines of the sales order. No connector handles it yet.",
+        "Close (cancel) the remaining lines of the sales order (NetSuite closes the open lines; "
+        "Business Central deletes an unshipped order).",
     ),
     CommandSpec(
         "fulfillment.record",

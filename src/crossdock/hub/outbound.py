@@ -34,8 +34,17 @@ from crossdock.canonical.commands import CATALOGUE, INSTANCE_FIELD, result_event
 from crossdock.connectorkit.auth import AuthScheme, OAuth2ClientCredentials, OAuth2JwtBearer
 from crossdock.connectorkit.connector import Connector
 from crossdock.connectorkit.http import HttpClient
-from crossdock.connectors.businesscentral import BusinessCentralConnector
-from crossdock.connectors.netsuite import NetSuiteConnector
+from crossdock.connectors.businesscentral import (
+    DEFAULT_CUSTOM_ACCOUNT,
+    DEFAULT_GIFT_CARD_ACCOUNT,
+    DEFAULT_SHIPPING_ACCOUNT,
+    BusinessCentralConnector,
+)
+from crossdock.connectors.netsuite import (
+    DEFAULT_CUSTOM_ITEM,
+    DEFAULT_GIFT_CARD_ITEM,
+    NetSuiteConnector,
+)
 from crossdock.connectors.salesforce import SalesforceConnector
 from crossdock.governance import Governance, SystemKind
 from crossdock.hub.inbound import ConnectorInbound
@@ -88,6 +97,8 @@ def _netsuite(build: InboundBuild) -> Connector:
         token_secret=build.secret("token_secret"),
         base_url=rest,
         default_currency=_setting(build, "currency"),
+        custom_item=_setting(build, "custom_item", DEFAULT_CUSTOM_ITEM),
+        gift_card_item=_setting(build, "gift_card_item", DEFAULT_GIFT_CARD_ITEM),
         destination=build.name,
     )
 
@@ -146,6 +157,9 @@ def _businesscentral(build: InboundBuild) -> Connector:
         client_secret=build.secret("client_secret"),
         token_url=_setting(build, "login_url"),
         local_currency=_setting(build, "local_currency"),
+        custom_account=_setting(build, "custom_account", DEFAULT_CUSTOM_ACCOUNT),
+        gift_card_account=_setting(build, "gift_card_account", DEFAULT_GIFT_CARD_ACCOUNT),
+        shipping_account=_setting(build, "shipping_account", DEFAULT_SHIPPING_ACCOUNT),
         destination=build.name,
         base_url=build.config.base_url or None,
     )

@@ -206,6 +206,9 @@ class Hub:
             # Bound here, not by uvicorn: its bind failure is a SystemExit, which would escape
             # the event loop; ours is an OSError the caller can report.
             listener = socket.create_server((self.host, self.port), backlog=2048)
+            # Accepted sockets inherit it: without it a keep-alive answer can wait ~40 ms on
+            # Nagle's algorithm meeting the client's delayed ACK.
+            listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             raise OSError(
                 exc.errno, f"the API could not listen on {self.host}:{self.port}: {exc.strerror}"
