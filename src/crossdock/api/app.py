@@ -7,11 +7,13 @@ from collections.abc import Callable, Mapping
 from fastapi import FastAPI
 
 from crossdock.__about__ import __version__
+from crossdock.api.availability import AvailabilityFastPath, availability_router
 from crossdock.api.correlation import CorrelationIdMiddleware
 from crossdock.api.health import health_router
 from crossdock.api.ingress import IngressSettings, ingress_router
 from crossdock.api.ports import InboundSystem, ReadinessProbe
 from crossdock.api.timeline import timeline_router
+from crossdock.availability import AvailabilityReadModel
 from crossdock.backbone.store import Store
 from crossdock.observability.metrics import HubMetrics
 
@@ -26,6 +28,7 @@ def create_app(
     readiness: ReadinessProbe | None = None,
     ingress: IngressSettings | None = None,
     on_recorded: Callable[[], None] | None = None,
+    availability: AvailabilityReadModel | None = None,
 ) -> FastAPI:
     """Build the hub's HTTP API: ingress, health, metrics and the order timeline.
 
@@ -36,6 +39,8 @@ def create_app(
         readiness: Decides ``/readyz`` (default: the store answers a read).
         ingress: The body limit and ``Retry-After`` of the ingress.
         on_recorded: Called after each new delivery is stored (wakes the decode worker).
+        availability: The availability read model served at ``/v1/availability`` (no route
+            without it).
 
     Returns:
         The ASGI app; every response carries ``X-Correlation-Id``.
@@ -50,4 +55,7 @@ def create_app(
     )
     app.include_router(health_router(store, metrics=hub_metrics, readiness=readiness))
     app.include_router(timeline_router(store, list(systems)))
+    if availability is not None:
+        app.include_router(availability_router(availability))
+        app.add_middleware(AvailabilityFastPath, model=availability)
     return app

@@ -1,4 +1,5 @@
-"""Business Central connector (API v2.0): mapping, customers, sales orders, fulfilment, polling.
+"""Business Central connector (API v2.0): mapping, customers, sales orders (create, update,
+close), fulfilment, polling.
 
 See `BusinessCentralConnector`. Pure parts: `order_from_businesscentral` (salesOrder to the
 canonical order), `inventory_level_from_item` (item to inventory level), `sales_order_body`,
@@ -17,7 +18,12 @@ from crossdock.connectors.businesscentral.bodies import (
 )
 from crossdock.connectors.businesscentral.budget import BusinessCentralBudget
 from crossdock.connectors.businesscentral.connector import (
+    CLOSE_ORDER,
     CREATE_ORDER,
+    DEFAULT_CUSTOM_ACCOUNT,
+    DEFAULT_GIFT_CARD_ACCOUNT,
+    DEFAULT_SHIPPING_ACCOUNT,
+    DELETED,
     FULFIL_ORDER,
     SCOPE,
     UPDATE_ORDER,
@@ -36,8 +42,13 @@ from crossdock.connectors.businesscentral.orders import order_from_businesscentr
 
 __all__ = [
     "BC_ERROR_TABLE",
+    "CLOSE_ORDER",
     "CREATE_ORDER",
     "CURSOR_FLOW",
+    "DEFAULT_CUSTOM_ACCOUNT",
+    "DEFAULT_GIFT_CARD_ACCOUNT",
+    "DEFAULT_SHIPPING_ACCOUNT",
+    "DELETED",
     "ENTITY_CHANGED",
     "EXTERNAL_DOCUMENT_MAX",
     "FULFIL_ORDER",

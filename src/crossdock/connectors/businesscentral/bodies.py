@@ -10,7 +10,12 @@ Command payloads (JSON, money and quantities as decimal strings or numbers):
      "ship_to": {"name", "contact", "line1", "line2", "city", "region", "postal_code",
                  "country_code"},
      "lines": [{"sku": "1896-S", "quantity": "2", "unit_price": "1000.80",
-                "description": "..."}]}
+                "description": "..."},
+               {"account": "6110", "quantity": "1", "unit_price": "5.00",
+                "description": "Engraving"}]}
+
+A line names an item (``sku``: an Item line) or a G/L account (``account``: an Account line,
+which needs its ``unit_price``).
 
 ``customer.upsert``::
 
@@ -131,11 +136,14 @@ def _line(line: Any, index: int) -> JSONObject:
     if not isinstance(line, Mapping):
         raise PermanentFailureError(f"{where} must be an object")
     sku = _text(line, "sku")
-    if sku is None:
-        raise PermanentFailureError(f"{where}.sku is required")
+    account = _text(line, "account")
+    if sku is None and account is None:
+        raise PermanentFailureError(f"{where}.sku is required (or an account)")
+    if sku is None and line.get("unit_price") is None:
+        raise PermanentFailureError(f"{where}.unit_price is required on an account line")
     out: JSONObject = {
-        "lineType": "Item",
-        "lineObjectNumber": sku,
+        "lineType": "Item" if sku is not None else "Account",
+        "lineObjectNumber": sku if sku is not None else account,
         "quantity": _decimal(line.get("quantity"), f"{where}.quantity"),
     }
     if line.get("unit_price") is not None:

@@ -4,7 +4,10 @@ connector's own payloads (see `crossdock.connectors.businesscentral.bodies`).
 - ``customer.upsert`` ``{customer}`` (customer.v1): found by email in Business Central, which
   numbers the customer itself (a hub id does not fit its Code[20] ``number``).
 - ``sales_order.create`` ``{order, order_id, customer_id?}`` (order.v1): the customer is the
-  one with the order's email (``customer_number`` resolved by the connector).
+  one with the order's email (``customer_number`` resolved by the connector). A line with a
+  SKU is an Item line; a custom line (no SKU) and a sold gift card are G/L Account lines on
+  the configured accounts, and so is each shipping charge: description, quantity and price
+  are the order's, so the sales order's amounts are the order's.
 - ``fulfillment.record`` ``{shipment, order_id, shipped_to_date?}``: Business Central posts
   cumulative quantities. ``shipped_to_date`` (``[{sku, quantity_shipped}]``, every shipment of
   the order so far) makes a retry safe; without it the shipment's units are added to what the
@@ -92,27 +95,72 @@ def order_email(payload: Mapping[str, Any]) -> str | None:
     return email.strip().lower() if email else None
 
 
-def sales_order_payload(payload: Mapping[str, Any], customer_number: str) -> JSONObject:
+def _order_line(
+    line: Mapping[str, Any], index: int, custom_account: str | None, gift_card_account: str | None
+) -> JSONObject:
+    if line.get("gift_card") and gift_card_account:
+        entry: JSONObject = {"account": gift_card_account}
+    elif line.get("sku"):
+        entry = {"sku": line["sku"]}
+    elif custom_account:
+        entry = {"account": custom_account}
+    else:
+        raise PermanentFailureError(
+            f"sales_order.create: order line {line.get('line_id', index)} has no SKU and no "
+            "custom_account is configured"
+        )
+    entry["quantity"] = str(line["quantity"])
+    price = line.get("unit_price")
+    if isinstance(price, Mapping) and price.get("amount") is not None:
+        entry["unit_price"] = str(price["amount"])
+    if _text(line, "title"):
+        entry["description"] = line["title"]
+    return entry
+
+
+def sales_order_payload(
+    payload: Mapping[str, Any],
+    customer_number: str,
+    *,
+    custom_account: str | None = None,
+    gift_card_account: str | None = None,
+    shipping_account: str | None = None,
+) -> JSONObject:
     """The ``sales_order.create`` payload of a canonical order for `customer_number`.
 
+    Args:
+        payload: The canonical command payload.
+        customer_number: The Business Central customer's number.
+        custom_account: G/L account of lines without a SKU (None: such a line is refused).
+        gift_card_account: G/L (liability) account of sold gift cards (None: a gift card line
+            is an Item line by its SKU).
+        shipping_account: G/L account of shipping charges (None: they are left off).
+
     Raises:
-        PermanentFailureError: No order id, or no line with a SKU to ship.
+        PermanentFailureError: No order id, or a line that cannot be mapped.
     """
     order: Mapping[str, Any] = payload["order"]
     order_id = _text(payload, "order_id") or _text(order, "id")
     if order_id is None:
         raise PermanentFailureError("sales_order.create: no order_id and no order.id")
-    lines = []
-    for line in order.get("lines") or []:
-        if not isinstance(line, Mapping) or not line.get("sku") or line.get("gift_card"):
+    lines = [
+        _order_line(line, index, custom_account, gift_card_account)
+        for index, line in enumerate(order.get("lines") or [])
+        if isinstance(line, Mapping)
+    ]
+    shipping_lines = (order.get("shipping_lines") or []) if shipping_account else []
+    for shipping in shipping_lines:
+        price = shipping.get("price") if isinstance(shipping, Mapping) else None
+        if not isinstance(price, Mapping) or price.get("amount") is None:
             continue
-        price = line.get("unit_price")
-        entry: JSONObject = {"sku": line["sku"], "quantity": str(line["quantity"])}
-        if isinstance(price, Mapping) and price.get("amount") is not None:
-            entry["unit_price"] = str(price["amount"])
-        if _text(line, "title"):
-            entry["description"] = line["title"]
-        lines.append(entry)
+        lines.append(
+            {
+                "account": shipping_account,
+                "quantity": "1",
+                "unit_price": str(price["amount"]),
+                "description": _text(shipping, "title") or "Shipping",
+            }
+        )
     out: JSONObject = {
         "order_id": order_id,
         "customer_number": customer_number,

@@ -9,7 +9,14 @@ Every write is idempotent or settled:
   409 or 412) is settled by re-reading the entity and re-applying the change to the fresh
   version, never by overwriting with ``If-Match: *``;
 - a fulfilment compares the lines' shipped quantities with what is wanted before it posts
-  ``shipAndInvoice``, so recording it again posts nothing.
+  ``shipAndInvoice``, so recording it again posts nothing;
+- ``sales_order.close`` deletes a sales order nothing of which is shipped (``DELETE`` under
+  ``If-Match``, a stale ETag settled by re-reading); one with shipped lines is refused, an
+  order already gone is done, and an ambiguous DELETE is settled by looking the order up.
+
+Custom lines (no SKU), sold gift cards and shipping charges of a canonical order become G/L
+Account lines on the accounts the constructor names (`DEFAULT_CUSTOM_ACCOUNT`,
+`DEFAULT_GIFT_CARD_ACCOUNT`, `DEFAULT_SHIPPING_ACCOUNT`).
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from crossdock.connectors.businesscentral.cursor import CursorStore, PollCursor
 from crossdock.connectors.businesscentral.errors import (
     BC_ERROR_TABLE,
     ENTITY_CHANGED,
+    NOT_FOUND,
     SAME_KEY_EXISTS,
     has_code,
 )
@@ -60,6 +68,15 @@ from crossdock.runtime.resilience import CircuitBreaker, RateBudget
 SCOPE: Final = "https://api.businesscentral.dynamics.com/.default"
 CREATE_ORDER: Final = "sales_order.create"
 UPDATE_ORDER: Final = "sales_order.update"
+CLOSE_ORDER: Final = "sales_order.close"
+DELETED: Final = "Deleted"
+"""``sales_order.close`` status: the sales order is not (or no longer) in Business Central."""
+DEFAULT_CUSTOM_ACCOUNT: Final = "6110"
+"""G/L account of order lines without a SKU (custom items)."""
+DEFAULT_GIFT_CARD_ACCOUNT: Final = "5790"
+"""G/L liability account of sold gift cards."""
+DEFAULT_SHIPPING_ACCOUNT: Final = "6910"
+"""G/L account of shipping charges."""
 FULFIL_ORDER: Final = "sales_order.fulfil"
 RECORD_FULFILLMENT: Final = "fulfillment.record"
 UPSERT_CUSTOMER: Final = "customer.upsert"
@@ -99,6 +116,10 @@ class BusinessCentralConnector(Connector):
         auth: Another auth scheme (overrides the client credentials).
         local_currency: The company's currency, written as an empty ``currencyCode``.
         conflict_attempts: Re-reads before a run of stale ETags is handed back as a conflict.
+        custom_account: G/L account number of order lines without a SKU; None refuses them.
+        gift_card_account: G/L (liability) account number of sold gift cards; None maps a
+            gift card line by its SKU.
+        shipping_account: G/L account number of shipping charges; None leaves them off.
         destination: This instance's name (default ``businesscentral``).
         base_url: The API host (default ``https://api.businesscentral.dynamics.com``).
         rate_budget: The destination's budget (default `BusinessCentralBudget`).
@@ -124,6 +145,9 @@ class BusinessCentralConnector(Connector):
         auth: AuthScheme | None = None,
         local_currency: str | None = None,
         conflict_attempts: int = 3,
+        custom_account: str | None = DEFAULT_CUSTOM_ACCOUNT,
+        gift_card_account: str | None = DEFAULT_GIFT_CARD_ACCOUNT,
+        shipping_account: str | None = DEFAULT_SHIPPING_ACCOUNT,
         destination: str | None = None,
         base_url: str | None = None,
         rate_budget: RateBudget | None = None,
@@ -157,6 +181,9 @@ class BusinessCentralConnector(Connector):
         self.local_currency = local_currency
         self.conflict_attempts = conflict_attempts
         self.conflicts_settled = 0
+        self.custom_account = custom_account
+        self.gift_card_account = gift_card_account
+        self.shipping_account = shipping_account
 
     def build_rate_budget(self) -> RateBudget:
         """6,000 calls per sliding 5 minutes and 5 in flight."""
@@ -342,7 +369,13 @@ class BusinessCentralConnector(Connector):
         """
         payload = command.payload
         if is_canonical(payload, "order") and not payload.get("customer_number"):
-            payload = sales_order_payload(payload, await self._customer_number_of(payload))
+            payload = sales_order_payload(
+                payload,
+                await self._customer_number_of(payload),
+                custom_account=self.custom_account,
+                gift_card_account=self.gift_card_account,
+                shipping_account=self.shipping_account,
+            )
         body = sales_order_body(payload, local_currency=self.local_currency)
         existing = await self._existing(str(payload["order_id"]))
         if existing is not None:
@@ -369,6 +402,11 @@ class BusinessCentralConnector(Connector):
 
     async def settle_ambiguous(self, command: Command) -> JSONObject | None:
         """Look the sales order up by its ``externalDocumentNumber``."""
+        if command.kind == CLOSE_ORDER:
+            close_id = str(command.payload.get("order_id") or "")
+            if not close_id or await self.find_sales_order(close_id) is not None:
+                return None  # not deleted: deleting it again (with a fresh ETag) is safe
+            return _deleted(close_id, None)
         if command.kind != CREATE_ORDER:
             return None
         order = command.payload.get("order")
@@ -386,6 +424,68 @@ class BusinessCentralConnector(Connector):
         order = await self._order_of(command.payload)
         updated = await self.patch_entity(self._order_path(order["id"]), changes, current=order)
         return _order_result(updated, created=False)
+
+    @handles(CLOSE_ORDER, idempotent=False)
+    async def close_sales_order(self, command: Command) -> JSONObject:
+        """Delete the sales order of ``payload.order_id`` if nothing of it is shipped.
+
+        Business Central has no "close": an unshipped sales order is deleted (``DELETE`` with
+        its ETag in ``If-Match``; a stale one is settled by reading the order again, never by
+        ``If-Match: *``). An order no longer there is done.
+
+        Returns:
+            ``erp_id`` / ``bc_order_id`` (None when it was not there), ``number`` and
+            ``status`` `DELETED`.
+
+        Raises:
+            PermanentFailureError: Lines are shipped (a posted shipment cannot be deleted: the
+                order needs a return and credit memo), or the order is already posted.
+            ConflictError: It changed under us `conflict_attempts` times in a row.
+        """
+        order_id = command.payload.get("order_id")
+        if not isinstance(order_id, str) or not order_id.strip():
+            raise PermanentFailureError(f"{CLOSE_ORDER} needs a non-empty order_id")
+        for _ in range(self.conflict_attempts):
+            order = await self.find_sales_order(order_id)
+            if order is None:
+                if await self.posted_status(order_id) is not None:
+                    raise PermanentFailureError(
+                        f"{CLOSE_ORDER}: order {order_id} is completely shipped and invoiced "
+                        "(posted shipments carry it); it cannot be closed, only returned"
+                    )
+                return _deleted(order_id, None)
+            shipped = [
+                f"{line.get('lineObjectNumber')} x{line.get('shippedQuantity')}"
+                for line in order.get("salesOrderLines") or []
+                if Decimal(str(line.get("shippedQuantity") or 0)) > 0
+            ]
+            if shipped:
+                raise PermanentFailureError(
+                    f"{CLOSE_ORDER}: sales order {order.get('number')} has shipped lines "
+                    f"({', '.join(shipped)}); Business Central cannot delete a sales order with "
+                    "posted shipments: the shipped part needs a return and credit memo"
+                )
+            try:
+                await self.call(
+                    "DELETE",
+                    self._order_path(str(order["id"])),
+                    headers={"If-Match": str(order["@odata.etag"])},
+                    idempotent=False,  # an ambiguous DELETE is settled by a lookup
+                )
+            except ConflictError as exc:
+                if not has_code(exc, ENTITY_CHANGED):
+                    raise
+                self.conflicts_settled += 1
+                continue
+            except PermanentFailureError as exc:
+                if exc.classification is None or NOT_FOUND not in exc.classification.codes:
+                    raise
+                continue  # deleted by someone else meanwhile: the lookup will say so
+            return _deleted(order_id, order)
+        raise ConflictError(
+            f"sales order of {order_id} changed under us {self.conflict_attempts} times in a "
+            "row; retry later"
+        )
 
     @handles(FULFIL_ORDER)
     async def record_fulfilment(self, command: Command) -> JSONObject:
@@ -585,6 +685,17 @@ def _targets(lines: Any) -> dict[str, Decimal] | None:
             ) from None
         targets[str(line["sku"])] = quantity
     return targets
+
+
+def _deleted(order_id: str, order: Mapping[str, Any] | None) -> JSONObject:
+    bc_id = order.get("id") if order is not None else None
+    return {
+        "erp_id": bc_id,
+        "bc_order_id": bc_id,
+        "number": order.get("number") if order is not None else None,
+        "external_document_number": external_document_number(order_id),
+        "status": DELETED,
+    }
 
 
 def _order_result(order: Mapping[str, Any], *, created: bool) -> JSONObject:

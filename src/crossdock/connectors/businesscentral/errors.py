@@ -26,6 +26,7 @@ from crossdock.connectorkit import (
 
 ENTITY_CHANGED: Final = "Request_EntityChanged"
 SAME_KEY_EXISTS: Final = "Internal_EntityWithSameKeyExists"
+NOT_FOUND: Final = "Internal_RecordNotFound"
 
 BC_ERROR_TABLE: Final[ErrorTable] = DEFAULT_ERROR_TABLE.extend(
     # 429 first: its code (Application_TooManyRequests) would otherwise read as permanent.

@@ -1,8 +1,9 @@
 """NetSuite connector: SuiteTalk REST with token-based auth (OAuth 1.0a, HMAC-SHA256).
 
 `NetSuiteConnector` performs the ERP commands (customer upsert, sales order by external id,
-fulfilment, invoice, return authorization and credit memo) within the account's concurrency
-slots, and polls inventory balances and order changes through SuiteQL from a stored cursor.
+sales order close, fulfilment, invoice, return authorization and credit memo) within the
+account's concurrency slots, and polls inventory balances and order changes through SuiteQL
+from a stored cursor.
 `order_from_netsuite` maps a salesOrder record to the canonical order.
 """
 
@@ -13,6 +14,7 @@ from crossdock.connectors.netsuite.connector import (
     INVOICE_CREATE,
     RETURN_AUTHORIZE,
     RETURN_CREDIT,
+    SALES_ORDER_CLOSE,
     SALES_ORDER_CREATE,
     NetSuiteConnector,
     rest_url,
@@ -27,6 +29,8 @@ from crossdock.connectors.netsuite.errors import (
 )
 from crossdock.connectors.netsuite.orders import order_from_netsuite
 from crossdock.connectors.netsuite.payloads import (
+    DEFAULT_CUSTOM_ITEM,
+    DEFAULT_GIFT_CARD_ITEM,
     FULFILMENT_BY_STATUS,
     MappingFailedError,
     allocate_lines,
@@ -51,6 +55,8 @@ __all__ = [
     "ASYNC_TABLE",
     "CUSTOMER_UPSERT",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_CUSTOM_ITEM",
+    "DEFAULT_GIFT_CARD_ITEM",
     "EPOCH",
     "FULFILLMENT_RECORD",
     "FULFILMENT_BY_STATUS",
@@ -63,6 +69,7 @@ __all__ = [
     "RESULT_TABLE",
     "RETURN_AUTHORIZE",
     "RETURN_CREDIT",
+    "SALES_ORDER_CLOSE",
     "SALES_ORDER_CREATE",
     "Cursor",
     "MappingFailedError",

@@ -4,7 +4,10 @@ Outbound commands (each safe to perform again, settled by external id after an a
 
 - ``customer.upsert`` {customer}: ``PUT customer/eid:<customer.id>``.
 - ``sales_order.create`` {order, customer_id?, location_id?}: read ``salesOrder/eid:<order.id>``,
-  else ``PUT`` there (externalId = the canonical order id).
+  else ``PUT`` there (externalId = the canonical order id). A line without a SKU goes to the
+  ``custom_item`` non-inventory item, a sold gift card to ``gift_card_item``.
+- ``sales_order.close`` {order_id, reason}: ``PATCH salesOrder/<id>`` setting ``isClosed`` on
+  every line with something left to fulfil (or, on a non-inventory line, to bill).
 - ``fulfillment.record`` {shipment}: ``salesOrder/<id>/!transform/itemFulfillment`` of the
   shipped lines, externalId = the shipment's hub id.
 - ``invoice.create`` {order_id, invoice_id, lines?}: ``!transform/invoice``, externalId =
@@ -51,6 +54,8 @@ from crossdock.connectors.netsuite.errors import (
     error_details,
 )
 from crossdock.connectors.netsuite.payloads import (
+    DEFAULT_CUSTOM_ITEM,
+    DEFAULT_GIFT_CARD_ITEM,
     MappingFailedError,
     allocate_lines,
     customer_body,
@@ -67,6 +72,7 @@ __all__ = [
     "INVOICE_CREATE",
     "RETURN_AUTHORIZE",
     "RETURN_CREDIT",
+    "SALES_ORDER_CLOSE",
     "SALES_ORDER_CREATE",
     "NetSuiteConnector",
     "rest_url",
@@ -74,6 +80,10 @@ __all__ = [
 
 CUSTOMER_UPSERT: Final = "customer.upsert"
 SALES_ORDER_CREATE: Final = "sales_order.create"
+SALES_ORDER_CLOSE: Final = "sales_order.close"
+NOT_IN_ERP: Final = "not_in_erp"
+"""``sales_order.close`` status of an order NetSuite never had (its create was dead-lettered:
+the flow's commands to one system run in order, so a create still queued runs first)."""
 FULFILLMENT_RECORD: Final = "fulfillment.record"
 INVOICE_CREATE: Final = "invoice.create"
 RETURN_AUTHORIZE: Final = "return.authorize"
@@ -117,6 +127,10 @@ class NetSuiteConnector(Connector):
         default_currency: For orders whose currency is not named by ISO code.
         locations: NetSuite location id to hub location code (default: the id itself).
         page_size: SuiteQL rows per page (at most 1000).
+        custom_item: External id of the non-inventory sale item that carries order lines
+            without a SKU (custom items); None refuses such lines.
+        gift_card_item: External id of the item (on the gift-card liability account) that
+            carries sold gift cards; None maps a gift card line by its SKU.
         destination: The instance's name (default ``netsuite``).
         rate_budget: Overrides the shared concurrency slots.
         breaker: The destination's breaker.
@@ -140,6 +154,8 @@ class NetSuiteConnector(Connector):
         default_currency: str | None = None,
         locations: Mapping[str, str] | None = None,
         page_size: int = 1000,
+        custom_item: str | None = DEFAULT_CUSTOM_ITEM,
+        gift_card_item: str | None = DEFAULT_GIFT_CARD_ITEM,
         destination: str | None = None,
         rate_budget: RateBudget | None = None,
         breaker: CircuitBreaker | None = None,
@@ -158,6 +174,8 @@ class NetSuiteConnector(Connector):
         self.default_currency = default_currency
         self.locations = dict(locations or {})
         self.page_size = page_size
+        self.custom_item = custom_item
+        self.gift_card_item = gift_card_item
         self._skus: dict[str, str] = {}
         super().__init__(
             http=http,
@@ -291,6 +309,8 @@ class NetSuiteConnector(Connector):
                 order,
                 customer_external_id=customer_id,
                 location_id=str(location) if location is not None else None,
+                custom_item=self.custom_item,
+                gift_card_item=self.gift_card_item,
             )
         except MappingFailedError as exc:
             raise PermanentFailureError(f"{command.kind}: {exc}") from exc
@@ -310,6 +330,36 @@ class NetSuiteConnector(Connector):
         if created is None:
             raise ConflictError(f"sales order {order.id} not readable right after its PUT")
         return _result(created)
+
+    @handles(SALES_ORDER_CLOSE, idempotent=False)
+    async def close_sales_order(self, command: Command) -> JSONObject:
+        """Close every line of the sales order that has something left to fulfil or bill.
+
+        ``PATCH salesOrder/<id>`` with ``isClosed`` on those lines (NetSuite's Close). An order
+        with nothing open is done as it is; an order NetSuite never had is done with status
+        `NOT_IN_ERP`. An ambiguous PATCH is settled by reading the order again.
+
+        Returns:
+            ``erp_id`` (the internal id), ``status`` (NetSuite's), ``closed_lines`` and the
+            create result's fields.
+        """
+        order_id = _text(command.payload, "order_id", command.kind)
+        record = await self.find("salesOrder", order_id)
+        if record is None:
+            return {"erp_id": None, "external_id": order_id, "status": NOT_IN_ERP}
+        lines = _open_lines(record)
+        if not lines:
+            return _closed_result(record, 0)
+        body = {"item": {"items": [{"line": n, "isClosed": True} for n in lines]}}
+        # Sent as not idempotent: a lost answer is settled by reading the order (perform).
+        await self.request(
+            "PATCH", f"record/v1/salesOrder/{record['id']}", json=body, idempotent=False
+        )
+        closed = await self.read("salesOrder", str(record["id"]))
+        left = _open_lines(closed)
+        if left:
+            raise ConflictError(f"{command.kind}: lines {left} still open after the close")
+        return _closed_result(closed, len(lines))
 
     @handles(FULFILLMENT_RECORD, idempotent=False)
     async def record_fulfillment(self, command: Command) -> JSONObject:
@@ -406,6 +456,11 @@ class NetSuiteConnector(Connector):
     async def settle_ambiguous(self, command: Command) -> JSONObject | None:
         """Look the record up by the external id the command would have given it."""
         payload = command.payload
+        if command.kind == SALES_ORDER_CLOSE:
+            order = await self.find("salesOrder", str(payload.get("order_id") or ""))
+            if order is None or _open_lines(order):
+                return None  # not applied (or never there): performing it again is safe
+            return _closed_result(order, 0)
         try:
             kind, external_id = _settle_key(command.kind, payload)
         except (KeyError, TypeError):
@@ -536,6 +591,24 @@ class NetSuiteConnector(Connector):
         new_id = _location_id(response)
         created = await self.read(target, new_id)
         return _result(created)
+
+
+def _open_lines(order: Mapping[str, Any]) -> list[int]:
+    """Line numbers of the order's lines not closed with something left to fulfil or bill."""
+    out = []
+    for line in (order.get("item") or {}).get("items") or []:
+        if line.get("isClosed"):
+            continue
+        done_key = "quantityFulfilled"
+        if (line.get("itemType") or {}).get("id") == "NonInvtPart":
+            done_key = "quantityBilled"  # nothing to ship: open until billed
+        if int(line.get(done_key) or 0) < int(line.get("quantity") or 0):
+            out.append(int(line["line"]))
+    return out
+
+
+def _closed_result(record: Mapping[str, Any], closed_lines: int) -> JSONObject:
+    return {"erp_id": str(record.get("id")), **_result(record), "closed_lines": closed_lines}
 
 
 def _settle_key(kind: str, payload: Mapping[str, Any]) -> tuple[str, str]:

@@ -3,6 +3,11 @@
 References use external ids: a customer is ``{"externalId": <hub customer id>}``, an item is
 ``{"externalId": <SKU>}`` (the usual convention for items an integration manages). Money goes
 as exact JSON numbers (`Decimal`).
+
+Lines that name no stocked item are mapped the way NetSuite integrations do: a custom line
+(no SKU: a Shopify custom item) goes to a configured non-inventory sale item, a sold gift card
+to a configured gift-card (liability) item, each with the line's title as its description and
+its own rate and quantity, so the amounts stay exactly the order's.
 """
 
 from __future__ import annotations
@@ -15,12 +20,19 @@ from crossdock.canonical.customer import Customer
 from crossdock.canonical.order import Order
 
 __all__ = [
+    "DEFAULT_CUSTOM_ITEM",
+    "DEFAULT_GIFT_CARD_ITEM",
     "FULFILMENT_BY_STATUS",
     "allocate_lines",
     "customer_body",
     "record_id_from_location",
     "sales_order_body",
 ]
+
+DEFAULT_CUSTOM_ITEM = "CROSSDOCK-CUSTOM"
+"""External id of the non-inventory sale item that carries lines without a SKU."""
+DEFAULT_GIFT_CARD_ITEM = "CROSSDOCK-GIFTCARD"
+"""External id of the item (posting to the gift-card liability) that carries sold gift cards."""
 
 FULFILMENT_BY_STATUS: Mapping[str, str] = {
     "A": "unfulfilled",
@@ -72,19 +84,40 @@ def customer_body(customer: Customer) -> dict[str, Any]:
 
 
 def sales_order_body(
-    order: Order, *, customer_external_id: str, location_id: str | None = None
+    order: Order,
+    *,
+    customer_external_id: str,
+    location_id: str | None = None,
+    custom_item: str | None = None,
+    gift_card_item: str | None = None,
 ) -> dict[str, Any]:
     """The salesOrder body for ``PUT salesOrder/eid:<order.id>``.
 
+    Args:
+        order: The canonical order.
+        customer_external_id: The customer's external id (its hub id).
+        location_id: The NetSuite location of every line, if one is chosen.
+        custom_item: External id of the non-inventory item for lines without a SKU (None:
+            such a line cannot be mapped).
+        gift_card_item: External id of the item for sold gift cards (None: a gift card line
+            is mapped by its SKU like any other).
+
     Raises:
-        MappingFailedError: A line has no SKU (NetSuite needs an item for every line).
+        MappingFailedError: A line has no SKU and no custom item is configured (NetSuite
+            needs an item for every line).
     """
     items = []
     for line in order.lines:
-        if not line.sku:
+        if line.gift_card and gift_card_item:
+            external = gift_card_item
+        elif line.sku:
+            external = line.sku
+        elif custom_item:
+            external = custom_item
+        else:
             raise MappingFailedError(f"order {order.number} line {line.line_id} has no SKU")
         item: dict[str, Any] = {
-            "item": {"externalId": line.sku},
+            "item": {"externalId": external},
             "quantity": line.quantity,
             "rate": line.unit_price.amount,
             "description": line.title,

@@ -25,6 +25,7 @@ from crossdock.sandbox.businesscentral._limits import PrincipalLimits
 from crossdock.sandbox.businesscentral._odata import page, parse_query, select
 from crossdock.sandbox.businesscentral._state import (
     CUSTOMER_FIELDS,
+    DEFAULT_ACCOUNTS,
     ORDER_FIELDS,
     Company,
     Entity,
@@ -79,6 +80,7 @@ DEFAULT_DATA: dict[str, Any] = {
                 "inventory": 100,
             },
         ],
+        "accounts": copy.deepcopy(DEFAULT_ACCOUNTS),
     },
 }
 _ENTITY_PATH = re.compile(r"^(\w+)(?:\(([^)]*)\))?$")
@@ -97,7 +99,8 @@ _STATUS_CODES = {
 
 
 def default_scenario() -> Scenario:
-    """One tenant, one environment, one company with a customer and three items in stock."""
+    """One tenant, one environment, one company with a customer, three items in stock and the
+    G/L accounts of custom lines, sold gift cards and freight."""
     return Scenario(seed=7, data=copy.deepcopy(DEFAULT_DATA), name="businesscentral-default")
 
 
@@ -163,7 +166,8 @@ class BusinessCentralSimulator(Simulator):
 
     Args:
         scenario: ``data`` may set ``tenant``, ``environment``, ``client_id``,
-            ``client_secret`` and ``company`` (``id``, ``name``, ``customers``, ``items``).
+            ``client_secret`` and ``company`` (``id``, ``name``, ``customers``, ``items``,
+            ``accounts``: the G/L accounts that Account lines post to).
         seed: Overrides the scenario's seed (ids are drawn from it).
         settings: Initial `Settings`.
         monotonic: The clock of token expiry and rate windows.

@@ -22,6 +22,28 @@ from crossdock.sandbox.businesscentral._wire import (
 )
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
+DEFAULT_ACCOUNTS: list[dict[str, str]] = [
+    {
+        "id": "8e1f7c20-3b1c-ef11-9f88-6045bd000611",
+        "number": "6110",
+        "displayName": "Sales, Other",
+        "category": "Income",
+    },
+    {
+        "id": "8e1f7c20-3b1c-ef11-9f88-6045bd000579",
+        "number": "5790",
+        "displayName": "Gift Cards Sold (Liability)",
+        "category": "Liabilities",
+    },
+    {
+        "id": "8e1f7c20-3b1c-ef11-9f88-6045bd000910",
+        "number": "6910",
+        "displayName": "Freight",
+        "category": "Income",
+    },
+]
+"""G/L accounts a company has when its scenario names none: custom lines, sold gift cards and
+shipping charges post to them (``lineType`` ``Account`` on a sales order line)."""
 CUSTOMER_FIELDS = [
     "number",
     "displayName",
@@ -114,7 +136,9 @@ class Company:
     """The state of one company.
 
     Args:
-        data: The scenario's company table: ``id``, ``name``, ``customers``, ``items``.
+        data: The scenario's company table: ``id``, ``name``, ``customers``, ``items`` and
+            ``accounts`` (G/L accounts: ``number``, ``displayName``, ``category``; default
+            `DEFAULT_ACCOUNTS`).
         rng: Ids are drawn from it, so a seed gives the same ids.
     """
 
@@ -125,6 +149,7 @@ class Company:
         self.name = str(data.get("name", "CRONUS"))
         self.customers: dict[str, Entity] = {}
         self.items: dict[str, Entity] = {}
+        self.accounts: dict[str, Entity] = {}
         self.orders: dict[str, Entity] = {}
         self.shipments: dict[str, Entity] = {}
         self.invoices: dict[str, Entity] = {}
@@ -133,6 +158,17 @@ class Company:
             self.create_customer(dict(customer))
         for item in data.get("items", []):
             self._add_item(dict(item))
+        for account in data.get("accounts", DEFAULT_ACCOUNTS):
+            number = str(account["number"])
+            self.accounts[number] = Entity(
+                {
+                    "id": str(account.get("id") or self.guid()),
+                    "number": number,
+                    "displayName": str(account.get("displayName", number)),
+                    "category": str(account.get("category", "")),
+                    "blocked": False,
+                }
+            )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -374,6 +410,11 @@ class Company:
             data["unitOfMeasureCode"] = item.data["baseUnitOfMeasureCode"]
             data["unitPrice"] = Decimal(str(body.get("unitPrice", item.data["unitPrice"])))
         elif line_type == "Account":
+            account = self.accounts.get(data["lineObjectNumber"])
+            if account is None:
+                raise not_found("G/L Account", f"No.='{data['lineObjectNumber']}'")
+            data["accountId"] = account.id
+            data["description"] = data["description"] or account.data["displayName"]
             data["unitPrice"] = Decimal(str(body.get("unitPrice", 0)))
         if data["quantity"] < 0:
             raise dialog("Quantity must be positive.")

@@ -1,6 +1,8 @@
 """The simulated NetSuite account: records, inventory by location, and sales order behaviour.
 
 Stock is kept per item and location as on-hand and committed (available = on hand - committed).
+Non-inventory sale items (custom lines, gift cards) hold no stock: their lines are never
+committed, back-ordered or fulfilled, and they are billable as soon as they are ordered.
 A sales order commits what is available at its line's location and back-orders the rest;
 stock received later (the admin endpoint) commits back-orders oldest order first. Fulfilments
 ship committed quantities, invoices bill fulfilled ones, and the order's status follows:
@@ -23,6 +25,7 @@ from crossdock.sandbox.netsuite._errors import NetSuiteError
 RECORD_TYPES = (
     "customer",
     "inventoryItem",
+    "nonInventorySaleItem",
     "salesOrder",
     "itemFulfillment",
     "invoice",
@@ -51,7 +54,21 @@ SO_STATUS = {
     "G": "Billed",
     "H": "Closed",
 }
+ITEM_TYPES = {"inventoryItem": "InvtPart", "nonInventorySaleItem": "NonInvtPart"}
+"""Item record types a sales order line may name, and the line's ``itemType`` of each."""
 _READ_ONLY = {"id", "links", "createdDate", "lastModifiedDate", "status", "tranId", "total"}
+
+
+def stocked(line: dict[str, Any]) -> bool:
+    """True when a sales order line holds an inventory item (committed, fulfilled)."""
+    return bool((line.get("itemType") or {}).get("id", "InvtPart") == "InvtPart")
+
+
+def _billable(line: dict[str, Any]) -> int:
+    """What of a line may be billed: fulfilled units, or every open unit of a non-stock line."""
+    if stocked(line):
+        return int(line["quantityFulfilled"])
+    return 0 if line["isClosed"] else int(line["quantity"])
 
 
 def iso(moment: datetime) -> str:
@@ -147,6 +164,15 @@ class Erp:
             )
             for location_id, on_hand in item.get("onHand", {}).items():
                 self.set_on_hand(item_id, str(location_id), int(on_hand))
+        for item in data.get("nonInventoryItems", []):
+            record = {
+                "itemId": item["itemId"],
+                "displayName": item.get("displayName", item["itemId"]),
+                "basePrice": _money(item.get("basePrice", 0), "basePrice"),
+            }
+            self._store(
+                "nonInventorySaleItem", record, str(item["id"]), external_id=item.get("externalId")
+            )
         for customer in data.get("customers", []):
             body = {k: v for k, v in customer.items() if k not in {"id", "externalId"}}
             self._store(
@@ -354,7 +380,7 @@ class Erp:
         if kind == "customer" and not partial:
             if not (fields.get("companyName") or fields.get("lastName")):
                 raise _user("Please enter value(s) for: Company Name.", "companyName")
-        elif kind == "inventoryItem":
+        elif kind in ITEM_TYPES:
             if not partial and not fields.get("itemId"):
                 raise _user("Please enter value(s) for: Item Name/Number.", "itemId")
             if "basePrice" in fields:
@@ -387,9 +413,9 @@ class Erp:
             path = f"item.items[{index}]"
             if not isinstance(raw, dict):
                 raise _bad(f"Invalid value for field {path}.", path)
-            item = self.reference("inventoryItem", raw.get("item"), f"{path}.item")
+            item_kind, item = self._line_item(raw.get("item"), f"{path}.item")
             quantity = _quantity(raw.get("quantity"), f"{path}.quantity")
-            base = self.records["inventoryItem"][item["id"]].get("basePrice", Decimal(0))
+            base = self.records[item_kind][item["id"]].get("basePrice", Decimal(0))
             rate = _money(raw["rate"], f"{path}.rate") if "rate" in raw else base
             subtotal += rate * quantity
             location = raw.get("location") or fields.get("location")
@@ -402,6 +428,7 @@ class Erp:
                 {
                     "line": index + 1,
                     "item": item,
+                    "itemType": {"id": ITEM_TYPES[item_kind], "refName": ITEM_TYPES[item_kind]},
                     "description": raw.get("description") or item["refName"],
                     "quantity": quantity,
                     "rate": rate,
@@ -420,6 +447,15 @@ class Erp:
         fields["subtotal"] = subtotal
         fields["total"] = subtotal + shipping
         return fields
+
+    def _line_item(self, ref: Any, path: str) -> tuple[str, dict[str, str]]:
+        """Resolve a line's item among every item type (items share one id space)."""
+        for kind in ITEM_TYPES:
+            try:
+                return kind, self.reference(kind, ref, path)
+            except NetSuiteError:
+                continue
+        raise _bad(f"Invalid value for field {path}: no item matches the reference {ref}.", path)
 
     # -- inventory ---------------------------------------------------------------------------
 
@@ -458,6 +494,8 @@ class Erp:
         order = self.records["salesOrder"][order_id]
         changed = False
         for line in order["item"]["items"]:
+            if not stocked(line):
+                continue
             open_qty = 0 if line["isClosed"] else line["quantity"] - line["quantityFulfilled"]
             stock = self.stock_at(line["item"]["id"], line["location"]["id"])
             if line["quantityCommitted"] > open_qty:  # closed, or quantity lowered
@@ -489,6 +527,8 @@ class Erp:
 
     def _release_order(self, order: dict[str, Any]) -> None:
         for line in order["item"]["items"]:
+            if not stocked(line):
+                continue
             stock = self.stock_at(line["item"]["id"], line["location"]["id"])
             stock.committed -= line["quantityCommitted"]
             line["quantityCommitted"] = 0
@@ -540,16 +580,15 @@ class Erp:
     @staticmethod
     def _order_status(order: dict[str, Any]) -> dict[str, str]:
         lines = [line for line in order["item"]["items"] if not line["isClosed"]]
+        shipped = [line for line in lines if stocked(line)]
         if not lines:
             code = "H"
         elif all(line["quantityBilled"] >= line["quantity"] for line in lines):
             code = "G"
-        elif all(line["quantityFulfilled"] >= line["quantity"] for line in lines):
+        elif all(line["quantityFulfilled"] >= line["quantity"] for line in shipped):
             code = "F"
-        elif any(line["quantityFulfilled"] for line in lines):
-            billed_behind = any(
-                line["quantityBilled"] < line["quantityFulfilled"] for line in lines
-            )
+        elif any(line["quantityFulfilled"] for line in shipped):
+            billed_behind = any(line["quantityBilled"] < _billable(line) for line in lines)
             code = "E" if billed_behind else "D"
         else:
             code = "B"
@@ -670,7 +709,7 @@ class Erp:
 
     def _bill(self, src: dict[str, Any], picks: dict[int, int] | None) -> list[dict[str, Any]]:
         taken = self._take(
-            src, picks, lambda line: line["quantityFulfilled"] - line["quantityBilled"], "bill"
+            src, picks, lambda line: _billable(line) - line["quantityBilled"], "bill"
         )
         out = []
         for line, quantity in taken:

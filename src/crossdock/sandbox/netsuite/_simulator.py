@@ -60,12 +60,27 @@ DEFAULT_DATA: dict[str, Any] = {
             "onHand": {"1": 3},
         },
     ],
+    "nonInventoryItems": [
+        {
+            "id": "5901",
+            "itemId": "CROSSDOCK-CUSTOM",
+            "externalId": "CROSSDOCK-CUSTOM",
+            "displayName": "Custom line (no SKU)",
+        },
+        {
+            "id": "5902",
+            "itemId": "CROSSDOCK-GIFTCARD",
+            "externalId": "CROSSDOCK-GIFTCARD",
+            "displayName": "Gift card sold (liability)",
+        },
+    ],
     "customers": [],
 }
 
 
 def default_scenario() -> Scenario:
-    """A sandbox account (``1234567-sb1``) with two locations and two stocked items."""
+    """A sandbox account (``1234567-sb1``): two locations, two stocked items, and the
+    non-inventory sale items of custom lines and sold gift cards."""
     return Scenario(seed=7, data=copy.deepcopy(DEFAULT_DATA), name="netsuite-default")
 
 
@@ -98,8 +113,9 @@ class NetSuiteSimulator(Simulator):
         scenario: The account (default: `default_scenario`); ``data`` holds ``account_id``,
             ``consumers`` (key -> secret), ``tokens`` (id -> [consumer key, secret]),
             ``concurrency_limit``, ``max_skew_s``, ``currency``, ``locations``, ``items``
-            (``id``, ``itemId``, ``externalId``, ``basePrice``, ``onHand`` by location id)
-            and ``customers``.
+            (``id``, ``itemId``, ``externalId``, ``basePrice``, ``onHand`` by location id),
+            ``nonInventoryItems`` (non-inventory sale items: ``id``, ``itemId``,
+            ``externalId``) and ``customers``.
         seed: Overrides the scenario's seed.
         processing_s: Seconds each business call holds its concurrency slot (real calls take
             a few hundred milliseconds; tests of the limit set it).

@@ -146,3 +146,22 @@ def test_ship_targets_are_cumulative_so_a_replay_ships_nothing() -> None:
         ship_quantities(order, {"1896-S": Decimal(3)})
     with pytest.raises(PermanentFailureError, match="no line for SKU 'NOPE'"):
         ship_quantities(order, {"NOPE": Decimal(1)})
+
+
+def test_an_account_line_posts_to_the_account_at_its_exact_price() -> None:
+    line = {"account": "6110", "quantity": "3", "unit_price": "7.35", "description": "Engraving"}
+    body = sales_order_body({**PAYLOAD, "lines": [line]})
+    assert body["salesOrderLines"] == [
+        {
+            "lineType": "Account",
+            "lineObjectNumber": "6110",
+            "quantity": Decimal("3"),
+            "unitPrice": Decimal("7.35"),
+            "description": "Engraving",
+        }
+    ]
+
+
+def test_an_account_line_without_a_price_is_permanent() -> None:
+    with pytest.raises(PermanentFailureError, match=r"lines\[0\].unit_price"):
+        sales_order_body({**PAYLOAD, "lines": [{"account": "6110", "quantity": 1}]})

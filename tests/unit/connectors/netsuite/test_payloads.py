@@ -127,3 +127,27 @@ def test_the_cursor_skips_what_it_saw_in_its_own_second() -> None:
     assert Cursor.load(None) == Cursor()
     with pytest.raises(ValueError, match="does not match"):
         Cursor.load({"since": "yesterday"})
+
+
+def test_custom_and_gift_card_lines_go_to_their_configured_items() -> None:
+    order = canonical_order()
+    custom = order.lines[0].model_copy(
+        update={"line_id": "2", "sku": None, "title": "Engraving «Ada»", "quantity": 2}
+    )
+    gift = order.lines[0].model_copy(
+        update={"line_id": "3", "sku": "GIFT-50", "title": "Gift card", "gift_card": True}
+    )
+    lines = [order.lines[0], custom, gift]
+    total = sum((line.gross.amount for line in lines), Decimal("9.90"))
+    mixed = order.model_copy(update={"lines": lines})  # the body never reads the totals
+    body = sales_order_body(
+        mixed, customer_external_id="c", custom_item="CUSTOM", gift_card_item="GIFTCARD"
+    )
+    items = body["item"]["items"]
+    assert [(i["item"], i["description"], i["quantity"], i["rate"]) for i in items] == [
+        ({"externalId": "CAF-ESP-1KG"}, "Espresso 1 kg", 3, Decimal("17.85")),
+        ({"externalId": "CUSTOM"}, "Engraving «Ada»", 2, Decimal("17.85")),
+        ({"externalId": "GIFTCARD"}, "Gift card", 3, Decimal("17.85")),
+    ]
+    lines_total = sum((i["quantity"] * i["rate"] for i in items), Decimal(0))
+    assert lines_total + body["shippingCost"] == total
