@@ -93,12 +93,13 @@ def demo_command(
     ] = None,
     drain_timeout: Annotated[
         float, typer.Option("--drain-timeout", min=1, help="Seconds a bounded demo waits to drain.")
-    ] = 30.0,
+    ] = 60.0,
 ) -> None:
     """Start every simulator and the hub (SQLite), subscribe webhooks, place orders live.
 
     Without --orders it runs until Ctrl-C or SIGTERM; with --orders N it stops placing orders
-    after N, waits until the inbox is drained, prints a summary and exits (1 if not drained).
+    after N, waits until every delivery is decoded, the order flow is idle and no command waits
+    (bounded), stops the hub, prints a summary and exits (1 if not drained).
     """
     console = Console()
     options = DemoOptions(

@@ -1,10 +1,13 @@
 """`crossdock demo`: every simulator, the hub on a fresh SQLite store, and storefront traffic.
 
 `Demo(options, on_update).run(stop)` runs it and returns a `DemoResult`; `live_view`,
-`plain_line` and `summary_view` render its snapshots. Stages that do not exist yet (the order
-flow to ERP, CRM and warehouses) are named in `NOT_BUILT` and shown as such, never faked.
+`plain_line` and `summary_view` render its snapshots. Every simulator is seeded with the
+storefront's catalogue (`demo_scenarios`); the hub runs the order flow and sends its commands to
+the ERP, CRM and warehouse simulators. Stages the demo does not reach are named in `NOT_BUILT`
+and shown as such, never faked.
 """
 
+from crossdock.hub.demo.catalogue import CatalogueItem, demo_scenarios, storefront_catalogue
 from crossdock.hub.demo.governance import (
     SIMULATOR_OF_KIND,
     DemoGovernance,
@@ -13,12 +16,20 @@ from crossdock.hub.demo.governance import (
 )
 from crossdock.hub.demo.run import Demo, DemoError, DemoOptions, DemoResult
 from crossdock.hub.demo.simulators import DemoSandbox, start_simulators
-from crossdock.hub.demo.stats import NOT_BUILT, DemoSnapshot, SimulatorRow, SystemRow
-from crossdock.hub.demo.view import live_view, not_built_note, plain_line, summary_view
+from crossdock.hub.demo.stats import (
+    FINAL_STATES,
+    NOT_BUILT,
+    DemoSnapshot,
+    SimulatorRow,
+    SystemRow,
+)
+from crossdock.hub.demo.view import grouped, live_view, not_built_note, plain_line, summary_view
 
 __all__ = [
+    "FINAL_STATES",
     "NOT_BUILT",
     "SIMULATOR_OF_KIND",
+    "CatalogueItem",
     "Demo",
     "DemoError",
     "DemoGovernance",
@@ -30,9 +41,12 @@ __all__ = [
     "SystemRow",
     "default_demo_config",
     "demo_governance",
+    "demo_scenarios",
+    "grouped",
     "live_view",
     "not_built_note",
     "plain_line",
     "start_simulators",
+    "storefront_catalogue",
     "summary_view",
 ]

@@ -40,7 +40,11 @@ _ALIASES: Mapping[tuple[SystemKind, str], str] = {
 }
 # Credentials the hub chooses itself (the simulator learns them from the subscription).
 _GENERATED: frozenset[tuple[SystemKind, str]] = frozenset({(SystemKind.SHIPSTATION, "hook_token")})
-# Kinds whose base URL is not the simulator's HTTP address (EDI files travel over SFTP).
+EDI_POLL_INTERVAL_S = 1.0
+"""How often the demo's hub polls the EDI 3PL's mailbox (the file's own setting wins)."""
+
+# Kinds whose base URL is not the simulator's HTTP address (EDI files travel through a
+# mailbox: the simulator's drop folder when it serves one).
 _KEEP_BASE_URL: frozenset[SystemKind] = frozenset({SystemKind.EDI})
 
 
@@ -78,22 +82,38 @@ def _credential(
     return str(value) if isinstance(value, str | int) and str(value) else None
 
 
-def _system(config: SystemConfig, entry: Mapping[str, Any]) -> SystemConfig:
+def _system(
+    name: str, config: SystemConfig, entry: Mapping[str, Any], state_dir: Path | None
+) -> SystemConfig:
     update: dict[str, Any] = {}
+    credentials = entry.get("credentials", {})
     if config.kind not in _KEEP_BASE_URL:
         update["base_url"] = str(entry["base_url"])
-    credentials = entry.get("credentials", {})
+    elif config.kind is SystemKind.EDI and credentials.get("mailbox"):
+        # The 3PL simulator serves a drop folder: the hub reads and writes the same one.
+        update["base_url"] = Path(str(credentials["mailbox"])).resolve().as_uri()
+        if state_dir is not None:  # control numbers and the sent ledger belong to this run
+            update["settings"] = {
+                "poll_interval_s": EDI_POLL_INTERVAL_S,
+                **config.settings,
+                "state_dir": str(state_dir / name),
+            }
     if config.kind is SystemKind.SHOPIFY and credentials.get("shop_domain"):
         update["settings"] = {**config.settings, "shop_domain": str(credentials["shop_domain"])}
     return config.model_copy(update=update)
 
 
-def demo_governance(base: Governance, manifest: Mapping[str, Any]) -> DemoGovernance:
+def demo_governance(
+    base: Governance, manifest: Mapping[str, Any], *, edi_state_dir: Path | None = None
+) -> DemoGovernance:
     """Point `base` at the simulators of `manifest`; collect the secrets its references name.
 
     Args:
         base: The loaded demo governance file (placeholder base URLs).
         manifest: The running sandbox's manifest (`RunningSandbox.manifest`).
+        edi_state_dir: Where an EDI system served by the simulator's drop folder keeps its
+            control numbers and sent ledger (one subdirectory per system; a fresh one per
+            demo, or the previous run's ledger would take today's 940s for resends).
     """
     running: Mapping[str, Any] = manifest.get("systems", {})
     systems: dict[str, SystemConfig] = {}
@@ -110,7 +130,7 @@ def demo_governance(base: Governance, manifest: Mapping[str, Any]) -> DemoGovern
             systems[name] = config.model_copy(update={"active": False})
             continue
         simulator_of[name] = simulator
-        systems[name] = _system(config, entry)
+        systems[name] = _system(name, config, entry, edi_state_dir)
         credentials = entry.get("credentials", {})
         for credential, ref in config.credentials.items():
             value = _credential(config.kind, credential, credentials, generated)

@@ -1,10 +1,14 @@
 """The demo's orchestration: simulators, a fresh store, the hub, subscriptions and traffic.
 
-`Demo.run` starts every registered simulator on loopback, points the demo governance file at
-them, opens a fresh SQLite store, starts the hub, subscribes the simulators' webhooks to the
-hub's ingress, and places storefront orders at the asked rate while reporting snapshots. A
-bounded demo (``orders``) stops placing orders after that many, waits (bounded) until every
-webhook is delivered and the inbox is drained, and returns the final snapshot.
+`Demo.run` starts every registered simulator on loopback, seeded with one shared catalogue
+(`crossdock.hub.demo.catalogue`), points the demo governance file at them, opens a fresh SQLite
+store, starts the hub (decoder, order flow, outbound workers), subscribes the simulators'
+webhooks to the hub's ingress, announces the storefront's stock levels (the hub learns stock
+only from inventory events), and places storefront orders at the asked rate while reporting
+snapshots. A bounded demo (``orders``) stops placing orders after that many, waits (bounded)
+until every webhook is delivered, the inbox is decoded, the flows have read the whole log and
+no command waits in the outbox (for `SETTLE_S` in a row: the warehouse simulators ship on their
+own a moment later), stops the hub, and only then takes the final snapshot.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -22,10 +27,19 @@ from typing import Any
 import aiohttp
 
 from crossdock.backbone import InboxStatus, SqlStore, store_from_url
+from crossdock.canonical.envelope import Event
+from crossdock.flows.order_fulfilment import OrderFulfilment
 from crossdock.governance import Governance, GovernanceError, SystemKind, load_governance
 from crossdock.hub.demo.governance import DemoGovernance, default_demo_config, demo_governance
 from crossdock.hub.demo.simulators import DemoSandbox, start_simulators
-from crossdock.hub.demo.stats import DemoSnapshot, DemoStats, SimulatorRow, simulator_row
+from crossdock.hub.demo.stats import (
+    DemoSnapshot,
+    DemoStats,
+    Router,
+    SimulatorRow,
+    simulator_effects,
+    simulator_row,
+)
 from crossdock.hub.demo.wiring import (
     DEMO_CHAOS,
     ShopifyTraffic,
@@ -42,7 +56,12 @@ from crossdock.observability.metrics import HubMetrics
 __all__ = ["Demo", "DemoError", "DemoOptions", "DemoResult"]
 
 STORE_FILE = "crossdock.db"
+SETTLE_S = 2.0
+"""How long everything must stay idle before a bounded demo counts as drained (the warehouse
+simulators ship on their own a moment after an order is released)."""
 MANIFEST_FILE = "sandbox.json"
+EDI_MAILBOX = "edi-mailbox"
+EDI_STATE = "edi-state"
 
 
 class DemoError(Exception):
@@ -62,7 +81,8 @@ class DemoOptions:
         seed: Seeds every simulator (and the webhook chaos) for a repeatable run.
         config: The demo governance file (default: examples/demo.toml).
         chaos: Webhook misbehaviour on the storefront (duplicates, reordering, delays).
-        drain_timeout_s: How long a bounded demo waits for deliveries and decoding to finish.
+        drain_timeout_s: How long a bounded demo waits for deliveries, decoding, the flows
+            and the outbox to go idle.
         refresh_s: Seconds between snapshots.
         export_secrets: Put the demo's credentials into this process's environment (the CLI
             does; tests pass them to the hub only).
@@ -76,7 +96,7 @@ class DemoOptions:
     seed: int | None = None
     config: Path | None = None
     chaos: Mapping[str, float] = field(default_factory=lambda: dict(DEMO_CHAOS))
-    drain_timeout_s: float = 30.0
+    drain_timeout_s: float = 60.0
     refresh_s: float = 0.5
     export_secrets: bool = False
 
@@ -103,15 +123,19 @@ class DemoResult:
 
     Attributes:
         snapshot: The last snapshot (the summary's figures).
-        drained: True when every delivery was acknowledged and every inbox row settled.
+        drained: True when every delivery was acknowledged, every inbox row settled, the
+            flows had read the whole log and no command waited in the outbox.
         order_ids: The Shopify ids of the orders placed, in order.
         interrupted: True when stopped (Ctrl-C, SIGTERM) rather than finished.
+        order_states: Each order's flow key to its order flow state at the end (None: the
+            flow has no instance for it).
     """
 
     snapshot: DemoSnapshot
     drained: bool
     order_ids: tuple[int, ...]
     interrupted: bool
+    order_states: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def _log() -> Any:
@@ -185,11 +209,14 @@ class Demo:
         base = _load(options)
         _fresh(options.store_path)
         async with contextlib.AsyncExitStack() as stack:
+            mailbox, edi_state = options.data_dir / EDI_MAILBOX, options.data_dir / EDI_STATE
+            for previous in (mailbox, edi_state):  # a previous demo's files and ledger
+                shutil.rmtree(previous, ignore_errors=True)
             self.sandbox = await start_simulators(
-                stack, seed=options.seed, manifest_path=options.manifest_path
+                stack, seed=options.seed, manifest_path=options.manifest_path, edi_mailbox=mailbox
             )
             stack.callback(_remove, options.manifest_path)
-            setup = demo_governance(base, self.sandbox.manifest)
+            setup = demo_governance(base, self.sandbox.manifest, edi_state_dir=edi_state)
             self.setup = setup
             environ: MutableMapping[str, str] = dict(os.environ)
             environ.update(setup.environ)
@@ -209,11 +236,12 @@ class Demo:
             await hub.start()
             stack.push_async_callback(hub.stop)
             self.hub = hub
-            self._stats = DemoStats(store, metrics.registry, self._started)
+            self._stats = DemoStats(store, metrics.registry, self._started, _router(hub, store))
             session = await stack.enter_async_context(aiohttp.ClientSession())
             await self._subscribe(session, environ)
             ticker = asyncio.create_task(self._tick(), name="demo-view")
             try:
+                await self._announce_stock(store, stop)
                 interrupted = await self._generate(stop)
                 drained = False
                 if not interrupted:
@@ -225,10 +253,13 @@ class Demo:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
+            # Stopped before the last snapshot: nothing appends events while it is taken.
+            await hub.stop()
             snapshot = await self.snapshot()
             if self.on_update is not None:
                 self.on_update(snapshot)
-            return DemoResult(snapshot, drained, tuple(self.order_ids), interrupted)
+            states = self._stats.order_states()
+            return DemoResult(snapshot, drained, tuple(self.order_ids), interrupted, states)
         raise AssertionError("unreachable")  # pragma: no cover - the stack re-raises or returns
 
     async def _open_store(self, governance: Governance) -> SqlStore:
@@ -303,9 +334,54 @@ class Demo:
                     await asyncio.wait_for(stop.wait(), 1.0)
         return True
 
-    async def _drain(self, store: SqlStore, stop: asyncio.Event) -> bool:
-        """Wait until every webhook is delivered and the inbox is settled (bounded)."""
+    async def _announce_stock(self, store: SqlStore, stop: asyncio.Event) -> None:
+        """Tell the hub every storefront stock level, and wait (bounded) until it knows them.
+
+        The order flow checks stock against what inventory events reported; an order placed
+        before its SKU's level reached the hub would be quarantined as unknown.
+        """
+        assert self._traffic is not None
+        self.phase = "announcing stock"
+        await self._traffic.announce_stock()
+        await self._settle(store, stop, time.monotonic() + self.options.drain_timeout_s)
+
+    async def _quiet(self, store: SqlStore) -> bool:
+        """True when no delivery is pending, the inbox, the flows and the outbox are idle."""
         assert self.hub is not None
+        if any(
+            s.webhooks is not None and s.webhooks.pending for s in self.sandbox.simulators.values()
+        ):
+            return False
+        if await store.list_inbox(InboxStatus.RECEIVED, limit=1):
+            if self.hub.decoder is not None:
+                self.hub.decoder.notify()
+            return False
+        if self.hub.flows is not None:
+            runner = self.hub.flows.runner
+            if await store.read_events(await runner.position(), limit=1):
+                self.hub.flows.notify()
+                return False
+        return sum((await store.queue_depth()).values()) == 0
+
+    async def _settle(self, store: SqlStore, stop: asyncio.Event, deadline: float) -> bool:
+        """Wait until `_quiet` holds `SETTLE_S` in a row (simulators act late), or `deadline`."""
+        quiet_since: float | None = None
+        while not stop.is_set():
+            now = time.monotonic()
+            if await self._quiet(store):
+                quiet_since = quiet_since if quiet_since is not None else now
+                if now - quiet_since >= SETTLE_S:
+                    return True
+            else:
+                quiet_since = None
+            if now >= deadline:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+        return False
+
+    async def _drain(self, store: SqlStore, stop: asyncio.Event) -> bool:
+        """Wait (bounded) until deliveries, decoding, the flows and the outbox are all idle."""
         deadline = time.monotonic() + self.options.drain_timeout_s
         for sim in self.sandbox.simulators.values():
             if sim.webhooks is None:
@@ -314,14 +390,7 @@ class Demo:
                 await sim.webhooks.drain(max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 return False
-        while time.monotonic() < deadline and not stop.is_set():
-            if not await store.list_inbox(InboxStatus.RECEIVED, limit=1):
-                return True
-            if self.hub.decoder is not None:
-                self.hub.decoder.notify()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.1)
-        return not await store.list_inbox(InboxStatus.RECEIVED, limit=1)
+        return await self._settle(store, stop, deadline)
 
     async def _tick(self) -> None:
         while True:
@@ -345,10 +414,10 @@ class Demo:
                 note = "inactive in the governance file"
             elif name in self.hub.systems:
                 note = ""
-            elif config.kind in {SystemKind.NETSUITE, SystemKind.BUSINESSCENTRAL, SystemKind.EDI}:
-                note = "sends no webhooks; polled by flows not built yet"
+            elif name in self.hub.outbound:
+                note = "sends no webhooks; the hub sends it commands"
             else:
-                note = "no inbound connector yet"
+                note = "no inbound or outbound connector"
             rows[name] = (str(config.kind), note)
         return rows
 
@@ -373,7 +442,9 @@ class Demo:
         return await self._stats.snapshot(
             configured=self._configured(),
             inbound=self.hub.systems,
+            outbound=self.hub.outbound,
             simulators=self._simulator_rows(),
+            effects={name: simulator_effects(sim) for name, sim in self.sandbox.simulators.items()},
             orders_placed=len(self.order_ids),
             orders_target=self.options.orders,
             rate=self.options.rate,
@@ -384,6 +455,19 @@ class Demo:
             traffic_started=self._traffic_started,
             phase=self.phase,
         )
+
+
+def _router(hub: Hub, store: SqlStore) -> Router | None:
+    """The order flow's own routing of an order event to its key (None: the flow is off)."""
+    flows = hub.flows.flows if hub.flows is not None else []
+    flow = next((f for f in flows if f.name == OrderFulfilment.name), None)
+    if flow is None:
+        return None
+
+    async def route(event: Event) -> str | None:
+        return await flow.route(event, store)
+
+    return route
 
 
 def _remove(path: Path) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crossdock.hub.demo.catalogue import demo_scenarios
 from crossdock.sandbox.kit import (
     MANIFEST_FORMAT,
+    Scenario,
     Simulator,
     discovery_errors,
     run_sandbox,
@@ -54,6 +56,8 @@ async def start_simulators(
     seed: int | None = None,
     manifest_path: Path | None = None,
     retry_time_scale: float = 0.001,
+    scenarios: Mapping[str, Scenario] | None = None,
+    edi_mailbox: Path | None = None,
 ) -> DemoSandbox:
     """Start the simulators of `names` (default: every registered one) until `stack` closes.
 
@@ -63,14 +67,23 @@ async def start_simulators(
         seed: Overrides every scenario's seed.
         manifest_path: Where to write the merged manifest (not written when None).
         retry_time_scale: Multiplies every simulator's webhook retry delays.
+        scenarios: A scenario per simulator (default: `demo_scenarios`, one shared catalogue).
+        edi_mailbox: The EDI 3PL's drop-folder mailbox (with the default scenarios).
     """
+    chosen = demo_scenarios(edi_mailbox=edi_mailbox) if scenarios is None else scenarios
     sandbox = DemoSandbox()
     sandbox.failed.update(
         {package: f"cannot load: {reason}" for package, reason in discovery_errors().items()}
     )
     for name in names if names is not None else system_names():
         try:
-            running = await stack.enter_async_context(run_sandbox([name], seed=seed))
+            running = await stack.enter_async_context(
+                run_sandbox(
+                    [name],
+                    seed=seed,
+                    scenarios={name: chosen[name]} if name in chosen else None,
+                )
+            )
         except Exception as exc:  # one broken simulator must not stop the demo
             sandbox.failed[name] = f"{type(exc).__name__}: {exc}"
             continue

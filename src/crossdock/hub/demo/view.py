@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Mapping
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -9,7 +13,7 @@ from rich.text import Text
 
 from crossdock.hub.demo.stats import NOT_BUILT, DemoSnapshot
 
-__all__ = ["live_view", "not_built_note", "plain_line", "summary_view"]
+__all__ = ["grouped", "live_view", "not_built_note", "plain_line", "summary_view"]
 
 
 def _header(snap: DemoSnapshot) -> Text:
@@ -29,7 +33,10 @@ def _header(snap: DemoSnapshot) -> Text:
 
 
 def _systems(snap: DemoSnapshot) -> Table:
-    table = Table(title="Deliveries by system (hub ingress and decoder)", expand=True)
+    table = Table(
+        title="Systems: deliveries in (ingress, decoder), commands out (queue, breaker)",
+        expand=True,
+    )
     for column in ("system", "received", "dup absorbed", "refused", "decoded", "dead", "quar."):
         table.add_column(column, justify="left" if column == "system" else "right")
     table.add_column("waiting", justify="right")
@@ -85,26 +92,85 @@ def _simulators(snap: DemoSnapshot) -> Table:
     return table
 
 
+_QUOTED = re.compile(r"'[^']*'|\[[^\]]*\]|#\d+|\b\d{5,}\b")
+
+
+def grouped(reasons: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    """Reasons with their ids blanked out (``'…'``), so one cause shows as one row."""
+    found: Counter[tuple[str, str]] = Counter()
+    for (where, reason), count in reasons.items():
+        found[(where, _QUOTED.sub("…", reason))] += count
+    return dict(found)
+
+
 def _dead(snap: DemoSnapshot) -> Table | Text:
     if not snap.dead_reasons:
-        return Text("Dead letters and quarantines: none", style="green")
-    table = Table(title="Dead letters and quarantines (inbox rows kept with their reason)")
+        return Text("Dead inbox rows and quarantines: none", style="green")
+    table = Table(title="Dead inbox rows and quarantines (deliveries kept with their reason)")
     table.add_column("source")
     table.add_column("count", justify="right")
     table.add_column("reason", overflow="fold")
-    for (source, reason), count in sorted(snap.dead_reasons.items()):
+    for (source, reason), count in sorted(grouped(snap.dead_reasons).items()):
         table.add_row(source, str(count), reason)
     return table
 
 
 def not_built_note() -> Text:
-    """The plain statement of what the demo does not run yet."""
-    return Text(
-        "Not built yet, so not shown: " + "; ".join(NOT_BUILT) + ". "
-        "Orders are received, deduplicated, decoded and logged as canonical events; "
-        "no ERP, CRM or warehouse system is called.",
-        style="yellow",
-    )
+    """The plain statement of what the demo does not reach."""
+    return Text("Not reached in the demo: " + "; ".join(NOT_BUILT) + ".", style="yellow")
+
+
+def _flows(snap: DemoSnapshot) -> Table | Text:
+    if not snap.flow_states:
+        return Text("Orders by flow state: the order flow has seen no order yet")
+    table = Table(title="Orders by flow state (order_fulfilment instances)")
+    table.add_column("state")
+    table.add_column("orders", justify="right")
+    for state, count in snap.flow_states.items():
+        table.add_row(state, str(count))
+    return table
+
+
+def _results(snap: DemoSnapshot) -> Table | Text:
+    results = snap.results_by_type
+    if not results:
+        return Text("Result events: none yet")
+    table = Table(title="Commands performed: result events by type")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for kind, count in results.items():
+        table.add_row(kind, str(count))
+    return table
+
+
+def _effects(snap: DemoSnapshot) -> Table | Text:
+    rows = [
+        (sim, kind, count)
+        for sim, kinds in sorted(snap.effects.items())
+        for kind, count in kinds.items()
+        if kind != "inventory"
+    ]
+    if not rows:
+        return Text("Simulators' effect ledgers: nothing created yet")
+    table = Table(title="What each system really did (simulators' effect ledgers, keys created)")
+    table.add_column("simulator")
+    table.add_column("kind")
+    table.add_column("keys", justify="right")
+    for sim, kind, count in rows:
+        table.add_row(sim, kind, str(count))
+    return table
+
+
+def _dead_letters(snap: DemoSnapshot) -> Table | Text:
+    if not snap.dead_letters:
+        return Text("Dead-lettered commands: none", style="green")
+    table = Table(title="Dead-lettered commands by destination (with the system's reason)")
+    table.add_column("destination")
+    table.add_column("count", justify="right")
+    table.add_column("reason", overflow="fold")
+    for (destination, reason), count in sorted(grouped(snap.dead_letters).items()):
+        table.add_row(destination, str(count), reason)
+    return table
 
 
 def live_view(snap: DemoSnapshot) -> RenderableType:
@@ -113,8 +179,11 @@ def live_view(snap: DemoSnapshot) -> RenderableType:
         Group(
             _header(snap),
             _systems(snap),
-            _events(snap),
+            _flows(snap),
+            _results(snap),
+            _effects(snap),
             _simulators(snap),
+            _dead_letters(snap),
             _dead(snap),
             not_built_note(),
         ),
@@ -126,11 +195,14 @@ def plain_line(snap: DemoSnapshot) -> str:
     """One progress line (for logs and CI)."""
     target = f"/{snap.orders_target}" if snap.orders_target is not None else ""
     dead = sum(snap.dead_reasons.values())
+    states = ", ".join(f"{k} {v}" for k, v in snap.flow_states.items()) or "-"
     return (
         f"[{snap.elapsed_s:6.1f}s] {snap.phase}: orders {snap.orders_placed}{target}, "
         f"deliveries {snap.deliveries_total} "
         f"(dup absorbed {sum(s.duplicates for s in snap.systems)}), "
-        f"events {snap.events_total}, waiting {snap.waiting}, dead/quarantined {dead}"
+        f"events {snap.events_total}, waiting {snap.waiting}, dead/quarantined {dead}, "
+        f"queued {sum(s.queue_depth for s in snap.systems)}, "
+        f"dead commands {sum(snap.dead_letters.values())}; states: {states}"
     )
 
 
@@ -163,12 +235,18 @@ def summary_view(
         ("inbox rows (new deliveries)", str(sum(s.received for s in snap.systems))),
         ("duplicates absorbed", str(sum(s.duplicates for s in snap.systems))),
         ("inbox rows decoded", str(sum(s.decoded for s in snap.systems))),
-        ("dead letters", str(dead)),
+        ("dead inbox rows", str(dead)),
         ("quarantined", str(quarantined)),
         ("inbox rows still waiting", str(snap.waiting)),
         ("canonical events", str(snap.events_total)),
     ]
     rows += [(f"  {kind}", str(count)) for kind, count in snap.events_by_type.items()]
+    rows += [("orders by flow state", str(sum(snap.flow_states.values())))]
+    rows += [(f"  {state}", str(count)) for state, count in snap.flow_states.items()]
+    rows += [
+        ("commands still queued", str(sum(s.queue_depth for s in snap.systems))),
+        ("dead-lettered commands", str(sum(snap.dead_letters.values()))),
+    ]
     rows += [
         ("storefront restocks", str(snap.restocks)),
         ("elapsed (start-up included)", f"{snap.elapsed_s:.1f} s"),
@@ -182,7 +260,13 @@ def summary_view(
     ]
     for what, value in rows:
         table.add_row(what, value)
-    parts: list[RenderableType] = [table, _dead(snap), not_built_note()]
+    parts: list[RenderableType] = [
+        table,
+        _effects(snap),
+        _dead_letters(snap),
+        _dead(snap),
+        not_built_note(),
+    ]
     parts.append(Text(f"Store: {snap.store_path}"))
     if sample_order is not None:
         parts.append(

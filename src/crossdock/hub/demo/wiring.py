@@ -172,8 +172,7 @@ class ShopifyTraffic:
             await self.restock()
         return placed
 
-    async def restock(self) -> int:
-        """Bring every stocked level low on units back up (``inventory_levels/set.json``)."""
+    async def _levels(self) -> list[dict[str, Any]]:
         async with self._session.get(
             f"{self._api}/locations.json", headers=self._headers, timeout=_TIMEOUT
         ) as response:
@@ -184,7 +183,33 @@ class ShopifyTraffic:
             headers=self._headers,
             timeout=_TIMEOUT,
         ) as response:
-            levels = (await _json(response)).get("inventory_levels", [])
+            levels: list[dict[str, Any]] = (await _json(response)).get("inventory_levels", [])
+        return levels
+
+    async def announce_stock(self) -> int:
+        """Set every level to what it is, so ``inventory_levels/update`` tells the hub.
+
+        The hub learns stock only from inventory events; without them every SKU is unknown to
+        the order flow. Returns how many levels were announced.
+        """
+        announced = 0
+        for level in await self._levels():
+            body = {
+                "inventory_item_id": level["inventory_item_id"],
+                "location_id": level["location_id"],
+                "available": int(level.get("available") or 0),
+            }
+            status, answer = await _post(
+                self._session, f"{self._api}/inventory_levels/set.json", body, headers=self._headers
+            )
+            if status != 200:
+                raise SubscriptionError(f"shopify refused a stock level: {answer}")
+            announced += 1
+        return announced
+
+    async def restock(self) -> int:
+        """Bring every stocked level low on units back up (``inventory_levels/set.json``)."""
+        levels = await self._levels()
         changed = 0
         for level in levels:
             if int(level.get("available") or 0) >= _RESTOCK_TO // 4:
