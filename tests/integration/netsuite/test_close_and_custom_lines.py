@@ -103,8 +103,17 @@ async def test_custom_and_gift_card_lines_make_one_order_with_exact_lines(rig: R
     # Only the stocked line commits stock; the others are billable as they are.
     assert [line["quantityCommitted"] for line in record["item"]["items"]] == [2, 0, 0]
 
+    # The warehouse reports the engraving too; it sits on the non-inventory item, so only the
+    # stocked line is fulfilled, and a shipment of custom lines alone fulfils nothing.
     ship = shipment(new_id(), order_id, [("SKU-RED-M", 2)])
+    ship["lines"].append({"sku": None, "quantity": 3})
     await connector.perform(command(FULFILLMENT_RECORD, {"shipment": ship}))
+    assert len(rig.sim.erp.records["itemFulfillment"]) == 1
+    only_custom = shipment(new_id(), order_id, [])
+    only_custom["lines"] = [{"sku": None, "quantity": 3}]
+    nothing = await connector.perform(command(FULFILLMENT_RECORD, {"shipment": only_custom}))
+    assert nothing["status"] == "nothing_to_fulfil"
+    assert len(rig.sim.erp.records["itemFulfillment"]) == 1
     status = await connector.order_status(order_id)
     assert status is not None
     assert status["status"] == {"id": "F", "refName": "Pending Billing"}

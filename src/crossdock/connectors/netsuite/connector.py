@@ -375,11 +375,10 @@ class NetSuiteConnector(Connector):
         if existing is not None:
             return _result(existing)
         order = await self._order_or_conflict(shipment.order.id, command.kind)
-        wanted = []
-        for line in shipment.lines:
-            if not line.sku:
-                raise PermanentFailureError(f"{command.kind}: shipment line without SKU")
-            wanted.append((line.sku, line.quantity))
+        # Lines without a SKU sit on the non-inventory custom item: NetSuite never fulfils them.
+        wanted = [(line.sku, line.quantity) for line in shipment.lines if line.sku]
+        if shipment.lines and not wanted:
+            return {"erp_id": None, "external_id": shipment.id, "status": "nothing_to_fulfil"}
         try:
             picks = allocate_lines(order, wanted, room="fulfil") if wanted else None
         except MappingFailedError as exc:
