@@ -26,12 +26,17 @@ from structlog.typing import FilteringBoundLogger
 
 from crossdock.connectorkit import Secret
 from crossdock.connectorkit.http import HttpClient
-from crossdock.connectors.easypost import EasyPostConnector, InMemoryShipmentDirectory
+from crossdock.connectors.easypost import (
+    EasyPostConnector,
+    InMemoryShipmentDirectory,
+    ShipmentDirectory,
+)
 from crossdock.connectors.easypost import event_id as easypost_event_id
 from crossdock.connectors.shipstation import ShipStationConnector
 from crossdock.connectors.shopify import ShopifyConnector, ShopifySettings, inbox_dedupe_key
 from crossdock.governance import Governance, SystemConfig, SystemKind
 from crossdock.governance.errors import SecretResolutionError
+from crossdock.hub.directories import LinkLookup, StoreShipmentDirectory
 from crossdock.hub.inbound import ConnectorInbound
 from crossdock.observability.logging import get_logger, register_secret
 
@@ -66,6 +71,8 @@ class InboundBuild:
     config: SystemConfig
     http: HttpClient
     environ: Mapping[str, str] | None = None
+    store: LinkLookup | None = None
+    """The hub's store, for connectors that read links (None: they get an in-memory stand-in)."""
 
     def secret(self, credential: str) -> Secret:
         """Resolve a required credential (`HubConfigError` naming it when missing)."""
@@ -120,11 +127,14 @@ def _shopify(build: InboundBuild) -> ConnectorInbound:
 
 
 def _easypost(build: InboundBuild) -> ConnectorInbound:
+    directory: ShipmentDirectory = (
+        InMemoryShipmentDirectory() if build.store is None else StoreShipmentDirectory(build.store)
+    )
     connector = EasyPostConnector(
         http=build.http,
         api_key=build.optional_secret("api_key") or "",
         webhook_secrets=build.webhook_secrets(),
-        directory=InMemoryShipmentDirectory(),
+        directory=directory,
         base_url=build.config.base_url,
     )
     return ConnectorInbound(
@@ -183,6 +193,7 @@ def build_inbound(
     *,
     environ: Mapping[str, str] | None = None,
     factories: Mapping[SystemKind, InboundFactory] | None = None,
+    store: LinkLookup | None = None,
 ) -> dict[str, ConnectorInbound]:
     """Build the inbound side of every active system that has one.
 
@@ -191,6 +202,8 @@ def build_inbound(
         http: The HTTP seam shared by the connectors.
         environ: Where credentials are read (default: the process environment).
         factories: Kind to factory (default: `INBOUND_FACTORIES`).
+        store: The hub's store: EasyPost trackers find their order in its tracking links
+            (without it, an empty in-memory directory dead-letters every tracker).
 
     Raises:
         HubConfigError: A system that receives deliveries lacks a credential; every such
@@ -211,7 +224,7 @@ def build_inbound(
                 )
             continue
         try:
-            built[name] = factory(InboundBuild(name, config, http, environ))
+            built[name] = factory(InboundBuild(name, config, http, environ, store))
         except HubConfigError as exc:
             problems += exc.problems
         except (ValueError, TypeError) as exc:

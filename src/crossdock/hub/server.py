@@ -131,7 +131,11 @@ class Hub:
         try:
             self._http = HttpClient(AiohttpTransport())
             self.systems = build_inbound(
-                self.governance, self._http, environ=self._environ, factories=self._factories
+                self.governance,
+                self._http,
+                environ=self._environ,
+                factories=self._factories,
+                store=store,
             )
             self.decoder = DecodeWorker(store, self.systems, metrics=self.metrics)
             app = create_app(

@@ -18,9 +18,6 @@ NO_SKU = re.compile(r"inventory item (\d+) is unknown or has no SKU")
 # Dead inbox rows the demo explains (each one is a known gap, shown as such in the view).
 EXPLAINED_DEAD_INBOX: Mapping[str, re.Pattern[str]] = {
     "shopify": NO_SKU,
-    # The hub's EasyPost inbound gets an empty in-memory shipment directory (hub/registry.py),
-    # while the flow records tracking links in the store: no tracker webhook finds its shipment.
-    "easypost": re.compile(r"no hub shipment is linked to \w+ tracking code"),
 }
 
 # Dead-lettered commands the demo explains.

@@ -6,6 +6,7 @@ the others run: the demo shows what exists.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crossdock.hub.demo.catalogue import demo_scenarios
+from crossdock.sandbox.easypost import EasyPostSimulator
 from crossdock.sandbox.kit import (
     MANIFEST_FORMAT,
     Scenario,
@@ -24,7 +26,12 @@ from crossdock.sandbox.kit import (
     write_manifest,
 )
 
-__all__ = ["DemoSandbox", "start_simulators"]
+__all__ = ["CARRIER_CLOCK_SCALE", "DemoSandbox", "start_simulators"]
+
+CARRIER_CLOCK_SCALE = 43_200.0
+"""Virtual seconds of the EasyPost simulator's carrier clock per real second in the demo (12
+hours: a parcel's scans, about two days of them, arrive within a few seconds)."""
+_CLOCK_PERIOD_S = 0.25
 
 
 @dataclass
@@ -40,6 +47,21 @@ class DemoSandbox:
     simulators: dict[str, Simulator] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+
+
+async def _run_carrier_clock(sim: EasyPostSimulator, scale: float) -> None:
+    # The simulator's virtual clock moves only when asked; the demo asks on a timer, so parcels
+    # move on and their tracker.updated Events reach the hub.
+    while True:
+        await asyncio.sleep(_CLOCK_PERIOD_S)
+        for change in sim.book.advance_clock(_CLOCK_PERIOD_S * scale):
+            sim.after_change(change)
+
+
+async def _stop_task(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _squeeze_retries(sim: Simulator, time_scale: float) -> None:
@@ -58,6 +80,7 @@ async def start_simulators(
     retry_time_scale: float = 0.001,
     scenarios: Mapping[str, Scenario] | None = None,
     edi_mailbox: Path | None = None,
+    carrier_clock_scale: float | None = CARRIER_CLOCK_SCALE,
 ) -> DemoSandbox:
     """Start the simulators of `names` (default: every registered one) until `stack` closes.
 
@@ -69,6 +92,7 @@ async def start_simulators(
         retry_time_scale: Multiplies every simulator's webhook retry delays.
         scenarios: A scenario per simulator (default: `demo_scenarios`, one shared catalogue).
         edi_mailbox: The EDI 3PL's drop-folder mailbox (with the default scenarios).
+        carrier_clock_scale: How fast EasyPost's carrier clock runs (None: it stands still).
     """
     chosen = demo_scenarios(edi_mailbox=edi_mailbox) if scenarios is None else scenarios
     sandbox = DemoSandbox()
@@ -93,6 +117,9 @@ async def start_simulators(
         for sim_name, sim in running.simulators.items():
             _squeeze_retries(sim, retry_time_scale)
             sandbox.simulators[sim_name] = sim
+            if isinstance(sim, EasyPostSimulator) and carrier_clock_scale:
+                clock = asyncio.create_task(_run_carrier_clock(sim, carrier_clock_scale))
+                stack.push_async_callback(_stop_task, clock)  # stops before the simulator
     if not sandbox.manifest:
         sandbox.manifest = {"format": MANIFEST_FORMAT, "systems": {}}
     if manifest_path is not None:

@@ -36,10 +36,7 @@ __all__ = [
 ]
 
 NOT_BUILT: tuple[str, ...] = (
-    "carrier delivery: the hub's EasyPost inbound has no shipment directory filled from the"
-    " flow's tracking links, so every tracker webhook is a dead inbox row and no order reaches"
-    " delivered",
-    "ERP invoicing and closing (asked for only after delivery)",
+    "Salesforce orders with lines without a SKU (custom lines, gift cards) are refused",
 )
 """Stages the demo does not reach, said plainly in the view and the summary."""
 
