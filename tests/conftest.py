@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
+
+from crossdock.connectorkit.http import AiohttpTransport, HttpClient
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -45,3 +49,20 @@ def nats_url() -> str:
     """The URL of the test NATS JetStream server (a skip, or a failure in CI, when it is down)."""
     require_service("NATS", "127.0.0.1", 4222)
     return NATS_URL
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[HttpClient]:
+    """The connector seam on a real aiohttp pool."""
+    client = HttpClient(AiohttpTransport())
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain client for admin endpoints and calls that bypass the connector."""
+    async with aiohttp.ClientSession() as session:
+        yield session

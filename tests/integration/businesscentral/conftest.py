@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from crossdock.connectorkit.http import AiohttpTransport, HttpClient
+from crossdock.connectorkit.http import HttpClient
 from crossdock.connectors.businesscentral import BusinessCentralConnector
 from crossdock.sandbox.businesscentral import BusinessCentralSimulator
 from crossdock.sandbox.kit import RunningServer, serve
@@ -27,21 +27,6 @@ async def server(sim: BusinessCentralSimulator) -> AsyncIterator[RunningServer]:
     """The simulator on 127.0.0.1 (port chosen by the OS)."""
     async with serve(sim.app) as running:
         yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    """The connector seam on a real aiohttp pool."""
-    client = HttpClient(AiohttpTransport())
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def raw() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain client for the admin endpoints and for playing another user."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture

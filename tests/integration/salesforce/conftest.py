@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from crossdock.connectorkit.auth import OAuth2ClientCredentials, OAuth2JwtBearer
-from crossdock.connectorkit.http import AiohttpTransport, HttpClient
+from crossdock.connectorkit.http import HttpClient
 from crossdock.connectors.salesforce import SalesforceConnector
 from crossdock.runtime.clock import ManualClock
 from crossdock.sandbox.kit import RunningServer, Scenario, serve
@@ -30,21 +30,6 @@ async def server(sim: SalesforceSimulator) -> AsyncIterator[RunningServer]:
     """The simulator on 127.0.0.1 (port chosen by the OS)."""
     async with serve(sim.app) as running:
         yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    """The connector seam on a real aiohttp pool."""
-    client = HttpClient(AiohttpTransport())
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def raw() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain client for admin endpoints and calls that bypass the connector."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture

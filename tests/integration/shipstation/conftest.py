@@ -10,12 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from crossdock.canonical.envelope import Event
-from crossdock.connectorkit.http import AiohttpTransport, HttpClient
+from crossdock.connectorkit.http import HttpClient
 from crossdock.connectors.shipstation import (
     DecodeError,
     HookTokenRefusedError,
@@ -49,21 +48,6 @@ async def server(sim: ShipStationSimulator) -> AsyncIterator[RunningServer]:
     async with serve(sim.app) as running:
         yield running
     await sim.close()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    """The connector seam on a real aiohttp pool."""
-    client = HttpClient(AiohttpTransport())
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def raw() -> AsyncIterator[aiohttp.ClientSession]:
-    """A plain client for calls that bypass the connector (bursts, admin endpoints)."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 ConnectorFactory = Callable[..., ShipStationConnector]

@@ -12,7 +12,7 @@ from crossdock.backbone import Delivery
 from crossdock.backbone.sqlite import SQLiteStore
 from crossdock.canonical.envelope import Event
 from crossdock.connectorkit import Connector, RetryLaterError, Secret, sign_hmac, verify_hmac
-from crossdock.connectorkit.http import AiohttpTransport, HttpClient
+from crossdock.connectorkit.http import HttpClient
 from crossdock.hub import ConnectorInbound
 
 SIGNING_SECRET = "unit-test-signing-secret"
@@ -65,16 +65,6 @@ def parcel_signature(body: bytes) -> dict[str, str]:
 def parcel_id(headers: Mapping[str, str], body: bytes) -> str:
     """The dedupe key: the body's ``id``."""
     return f"parcel:{json.loads(body)['id']}"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    """An HTTP seam (never used to send in these tests)."""
-    client = HttpClient(AiohttpTransport())
-    try:
-        yield client
-    finally:
-        await client.transport.aclose()
 
 
 @pytest.fixture
