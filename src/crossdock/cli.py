@@ -35,7 +35,7 @@ def main(
 
 def _register() -> None:
     # One place lists every command group; each module under crossdock._cli owns its commands.
-    from crossdock._cli import config, db, demo, order, sandbox, schema, serve
+    from crossdock._cli import bus, config, db, demo, order, sandbox, schema, serve
 
     for name, group in (
         ("config", config.app),
@@ -45,6 +45,7 @@ def _register() -> None:
         ("serve", serve.app),
         ("demo", demo.app),
         ("order", order.app),
+        ("bus", bus.app),
     ):
         app.add_typer(group, name=name)
 

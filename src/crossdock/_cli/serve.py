@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from crossdock.api.ingress import DEFAULT_MAX_BODY_BYTES
 from crossdock.backbone import StoreError
 from crossdock.governance import GovernanceError, load_governance
 from crossdock.hub import Hub, HubConfigError, run_hub
+from crossdock.hub.server import run_event_loop
 from crossdock.observability import configure_logging
 
 app = typer.Typer(help="Run the hub: the HTTP API (webhook ingress) and the workers.")
@@ -47,7 +47,7 @@ def serve_command(
         governance, host=host, port=port, ingress=IngressSettings(max_body_bytes=max_body_bytes)
     )
     try:
-        asyncio.run(run_hub(hub))
+        run_event_loop(run_hub(hub))
     except (HubConfigError, StoreError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -14,15 +14,16 @@ than the domain's latency target, the answer still comes, with ``stale: true`` a
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any, Final
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crossdock.api.correlation import accepted_correlation_id
-from crossdock.availability import DEFAULT_CHANNEL, AvailabilityReadModel
+from crossdock.availability import DEFAULT_CHANNEL, Availability, AvailabilityReadModel
 
 __all__ = ["MAX_BATCH", "PATH", "AvailabilityFastPath", "answer_get", "availability_router"]
 
@@ -89,13 +90,70 @@ def answer_get(
     return 200, _batch_body(model, [(sku, location) for sku in skus], channel)
 
 
+def _encode_answer(answer: Availability) -> bytes:
+    """Return ``_dumps(answer.to_json())``, byte for byte, without the intermediate dicts.
+
+    The hot path's serializer (in about half the time); a test holds it to `to_json`.
+    Strings go through the encoder `json.dumps` uses; numbers through ``repr``, as there.
+    """
+    text = encode_basestring_ascii
+    sources = ",".join(
+        [
+            f'{text(name)}:{{"as_of":{text(fresh.as_of.isoformat())},'
+            f'"age_seconds":{round(fresh.age_seconds, 3)!r}}}'
+            for name, fresh in answer.sources.items()
+        ]
+    )
+    on_hand = "null" if answer.on_hand is None else repr(answer.on_hand)
+    return (
+        f'{{"sku":{text(answer.sku)},"location":{text(answer.location)},'
+        f'"channel":{text(answer.channel)},'
+        f'"available_to_promise":{answer.available_to_promise!r},"on_hand":{on_hand},'
+        f'"source_available":{answer.source_available!r},"reserved":{answer.reserved!r},'
+        f'"safety_stock":{answer.safety_stock!r},"channel_buffer":{answer.channel_buffer!r},'
+        f'"as_of":{text(answer.as_of.isoformat())},'
+        f'"age_seconds":{round(answer.age_seconds, 3)!r},'
+        f'"stale":{"true" if answer.stale else "false"},"sources":{{{sources}}}}}'
+    ).encode()
+
+
+def _parse_query(raw: bytes) -> tuple[list[str], str | None, str]:
+    """Return the skus, location (None: none given) and channel of a query string.
+
+    Read as the router reads it (Starlette's ``QueryParams``: blank values kept, the last
+    ``location`` and ``channel`` win); a query without ``%`` or ``+`` needs no unquoting, so
+    it is split directly instead of through ``parse_qsl``.
+    """
+    text = raw.decode("latin-1")
+    fields = (
+        parse_qsl(text, keep_blank_values=True)
+        if "%" in text or "+" in text
+        else [(name, value) for name, _, value in (f.partition("=") for f in text.split("&") if f)]
+    )
+    skus: list[str] = []
+    location = channel = ""
+    for name, value in fields:
+        if name == "sku":
+            skus.append(value)
+        elif name == "location":
+            location = value
+        elif name == "channel":
+            channel = value
+    return skus, location or None, channel or DEFAULT_CHANNEL
+
+
+_CONTENT_TYPE: Final = (b"content-type", b"application/json")
+_CORRELATION: Final = b"x-correlation-id"
+
+
 class AvailabilityFastPath:
     """Answer ``GET /v1/availability`` before the framework's routing (the hot path).
 
     A pure ASGI middleware: the lookup costs microseconds, the framework's routing and
     dependency solving ten times more, so the GET form is answered here, with the same body as
     the router's and an ``X-Correlation-Id`` header (the incoming one when well-formed).
-    Everything else goes to the wrapped app.
+    Everything else goes to the wrapped app. Nothing is cached: each answer is read from the
+    model, with its age at that moment.
 
     Args:
         app: The wrapped ASGI app.
@@ -110,24 +168,28 @@ class AvailabilityFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        query = parse_qs(scope["query_string"].decode("latin-1"))
-        location = query.get("location", [""])[0] or None
-        channel = query.get("channel", [""])[0] or DEFAULT_CHANNEL
-        status, body = answer_get(self.model, query.get("sku", []), location, channel)
+        skus, location, channel = _parse_query(scope["query_string"])
+        found = None
+        if len(skus) == 1 and location is not None and skus[0]:
+            found = self.model.lookup(skus[0], location, channel)
+        if found is not None:
+            status, payload = 200, _encode_answer(found)
+        else:
+            status, body = answer_get(self.model, skus, location, channel)
+            payload = _dumps(body)
         given = None
         for name, value in scope["headers"]:
-            if name == b"x-correlation-id":
+            if name == _CORRELATION:
                 given = value.decode("latin-1").strip()
                 break
-        payload = _dumps(body)
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
                 "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"x-correlation-id", accepted_correlation_id(given).encode()),
+                    _CONTENT_TYPE,
+                    (b"content-length", b"%d" % len(payload)),
+                    (_CORRELATION, accepted_correlation_id(given).encode()),
                 ],
             }
         )

@@ -26,8 +26,9 @@ def settings_from_governance(
 
     The latency target is the domain's (60 s when the file has no such domain). Channel
     systems (Shopify, Salesforce) are ignored sources: their stock reports are echoes of the
-    hub's own writes. ERP systems are named as such. Safety stock and channel buffers have no
-    keys in the governance file yet, so they are passed here.
+    hub's own writes: their names and kinds are ignored (a channel connector names its events'
+    source after its kind, ``shopify:<shop domain>``). ERP systems are named as such. Safety
+    stock and channel buffers have no keys in the governance file yet, so they are passed here.
 
     Args:
         governance: The loaded governance file.
@@ -43,6 +44,8 @@ def settings_from_governance(
         latency_target=found.latency_target if found is not None else timedelta(seconds=60),
         safety_stock=dict(safety_stock or {}),
         channel_buffers=dict(channel_buffers or {}),
-        ignored_sources=frozenset(n for n, s in active.items() if s.kind in channels),
+        ignored_sources=frozenset(
+            name for n, s in active.items() if s.kind in channels for name in (n, str(s.kind))
+        ),
         erp_sources=frozenset(n for n, s in active.items() if s.kind in erps),
     )

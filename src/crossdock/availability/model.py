@@ -38,7 +38,8 @@ class AvailabilitySettings:
         safety_stock: Units kept back per SKU (key ``"*"``: every SKU without its own entry).
         channel_buffers: Units kept back per sales channel (key ``"*"``: every other channel).
         ignored_sources: Sources whose ``inventory.changed`` events are echoes of what the hub
-            itself pushed (sales channels such as ``shopify``), never an input.
+            itself pushed (sales channels such as ``shopify``), never an input. A source
+            ``name:detail`` (Shopify's ``shopify:<shop domain>``) is ignored when ``name`` is.
         erp_sources: Sources counted as the ERP in the per-source freshness (informational).
     """
 
@@ -58,6 +59,10 @@ class AvailabilitySettings:
             negative = sorted(k for k, v in mapping.items() if v < 0)
             if negative:
                 raise ValueError(f"{name} must not be negative: {', '.join(negative)}")
+
+    def ignores(self, source: str) -> bool:
+        """Whether levels reported by `source` are echoes, never an input."""
+        return source in self.ignored_sources or source.partition(":")[0] in self.ignored_sources
 
     def safety_for(self, sku: str) -> int:
         """Return the safety stock of `sku`."""

@@ -54,6 +54,16 @@ class BreakerLike(Protocol):
         ...
 
 
+async def _either(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
+    """Wait until one of two events is set, or `seconds`."""
+    waiters = {asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 class AvailabilityReadModel:
     """Available-to-promise per SKU, location and channel, served from memory.
 
@@ -88,6 +98,7 @@ class AvailabilityReadModel:
         self._snapshot_version = 0
         self._erp_down = False
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
         self._listeners: list[ChangeListener] = []
         self._echo_listeners: list[EchoListener] = []
         self.rejected = 0
@@ -134,6 +145,10 @@ class AvailabilityReadModel:
             self._reserved[key] = units
             self._notify(sku, location)
 
+    def notify(self) -> None:
+        """Wake `run` at once (new events were appended)."""
+        self._wake.set()
+
     def add_listener(self, listener: ChangeListener) -> None:
         """Call `listener(sku, location)` after every change of a level or reserved total."""
         self._listeners.append(listener)
@@ -166,7 +181,7 @@ class AvailabilityReadModel:
             self.rejected += 1
             self._log.warning("inventory event skipped", position=stored.position, error=str(exc))
             return False
-        if level.source in self.settings.ignored_sources:
+        if self.settings.ignores(level.source):
             for echo in self._echo_listeners:
                 echo(level)
             return False
@@ -358,6 +373,7 @@ class AvailabilityReadModel:
         """Follow the log until `stop` is set, refreshing health and checkpointing now and then."""
         last_checkpoint = self._clock.monotonic()
         while not stop.is_set():
+            self._wake.clear()
             try:
                 await self.catch_up()
                 await self.refresh_health()
@@ -366,7 +382,6 @@ class AvailabilityReadModel:
                     last_checkpoint = self._clock.monotonic()
             except (RetryableError, StoreUnavailable) as exc:
                 self._log.warning("availability catch-up failed", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+            await _either(stop, self._wake, interval)
         with contextlib.suppress(RetryableError, StoreUnavailable):
             await self.save_checkpoint()

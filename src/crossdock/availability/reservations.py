@@ -88,12 +88,19 @@ class Reservations:
         self.max_attempts = max_attempts
 
     async def reserve(
-        self, order_id: str, lines: Sequence[Line], *, channel: str = DEFAULT_CHANNEL
+        self,
+        order_id: str,
+        lines: Sequence[Line],
+        *,
+        channel: str = DEFAULT_CHANNEL,
+        replace: bool = False,
     ) -> ReservationResult:
         """Hold every line for `order_id`, or none of them.
 
         Idempotent: reserving again for an order that already holds a line changes that
-        line's quantity to the one asked (the order holds what it asks, once).
+        line's quantity to the one asked (the order holds what it asks, once). With `replace`
+        the order's holds at SKUs and locations not in `lines` end in the same transaction
+        (an edited order, or one whose units are now taken elsewhere, holds exactly `lines`).
 
         Raises:
             UnknownStock: A line's SKU has no known level at its location.
@@ -113,7 +120,7 @@ class Reservations:
             totals: dict[tuple[str, str], int] = {}
             try:
                 async with self._store.transaction() as tx:
-                    await self._hold(tx, order_id, wanted, channel, totals)
+                    await self._hold(tx, order_id, wanted, channel, totals, replace)
             except StaleFlowState:
                 continue
             except _Short as short:
@@ -130,6 +137,7 @@ class Reservations:
         lines: Sequence[Line],
         channel: str,
         totals: dict[tuple[str, str], int],
+        replace: bool = False,
     ) -> None:
         short: list[tuple[Line, int]] = []
         pending: list[tuple[Line, dict[str, Any], int]] = []
@@ -153,8 +161,36 @@ class Reservations:
         for line, orders, version in pending:
             key = location_key(line.sku, line.location)
             await tx.save_flow_state(RESERVATION_FLOW, key, {"orders": orders}, version)
-        if pending:
-            await self._index(tx, order_id, [(ln.sku, ln.location) for ln in lines])
+        dropped = await self._drop_others(tx, order_id, lines, totals) if replace else False
+        if pending or dropped:
+            keys = [(ln.sku, ln.location) for ln in lines]
+            await self._index(tx, order_id, keys, replace=replace)
+
+    @staticmethod
+    async def _drop_others(
+        tx: Transaction,
+        order_id: str,
+        lines: Sequence[Line],
+        totals: dict[tuple[str, str], int],
+    ) -> bool:
+        """End the order's holds outside `lines`; True when one ended."""
+        index = await tx.get_flow_state(ORDER_FLOW, order_id)
+        kept = {(ln.sku, ln.location) for ln in lines}
+        dropped = False
+        for sku, loc in index.state.get("keys", []) if index else []:
+            if (sku, loc) in kept:
+                continue
+            found = await tx.get_flow_state(RESERVATION_FLOW, location_key(sku, loc))
+            if found is None or order_id not in found.state.get("orders", {}):
+                continue
+            orders = dict(found.state["orders"])
+            orders.pop(order_id)
+            await tx.save_flow_state(
+                RESERVATION_FLOW, location_key(sku, loc), {"orders": orders}, found.version
+            )
+            totals[(sku, loc)] = sum(int(q) for q in orders.values())
+            dropped = True
+        return dropped
 
     def _promisable(self, line: Line, channel: str) -> int:
         level = self._model.level(line.sku, line.location)
@@ -164,9 +200,11 @@ class Reservations:
         return level.available - settings.safety_for(line.sku) - settings.buffer_for(channel)
 
     @staticmethod
-    async def _index(tx: Transaction, order_id: str, keys: list[tuple[str, str]]) -> None:
+    async def _index(
+        tx: Transaction, order_id: str, keys: list[tuple[str, str]], *, replace: bool = False
+    ) -> None:
         found = await tx.get_flow_state(ORDER_FLOW, order_id)
-        held = [tuple(k) for k in found.state.get("keys", [])] if found else []
+        held = [tuple(k) for k in found.state.get("keys", [])] if found and not replace else []
         for key in keys:
             if key not in held:
                 held.append(key)
@@ -224,6 +262,17 @@ class Reservations:
         if not isinstance(order_id, str) or not order_id:
             return 0
         return await self.release(order_id)
+
+    async def held(self, order_id: str) -> dict[tuple[str, str], int]:
+        """Return the units `order_id` holds per (SKU, location), read from the store."""
+        index = await self._store.get_flow_state(ORDER_FLOW, order_id)
+        held: dict[tuple[str, str], int] = {}
+        for sku, loc in index.state.get("keys", []) if index else []:
+            found = await self._store.get_flow_state(RESERVATION_FLOW, location_key(sku, loc))
+            units = int(found.state.get("orders", {}).get(order_id, 0)) if found else 0
+            if units:
+                held[(sku, loc)] = units
+        return held
 
     async def reserved(self, sku: str, location: str) -> int:
         """Return the units held at `sku`@`location`, read from the store (and cache it)."""

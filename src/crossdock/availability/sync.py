@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from crossdock.availability.model import location_key
 from crossdock.availability.readmodel import AvailabilityReadModel
 from crossdock.backbone.store import Command, Store, StoreUnavailable
 from crossdock.canonical.inventory import InventoryLevel
@@ -46,8 +46,11 @@ class ChannelTarget:
         destination: The system that performs the commands (e.g. ``shopify``).
         channel: The channel whose buffer applies.
         items: The channel's inventory item id of each SKU (SKUs not listed are not synced).
-        locations: The channel's location id of each hub location (others are not synced).
+        locations: The channel's location id of each hub location.
         window: Seconds over which changes of one SKU and location are coalesced.
+        default_location: The channel location of every hub location not in `locations`
+            (None: those are not synced). Several hub locations published to one channel
+            location publish the sum of their available-to-promise.
     """
 
     destination: str
@@ -55,6 +58,11 @@ class ChannelTarget:
     items: Mapping[str, int]
     locations: Mapping[str, int]
     window: float = 0.2
+    default_location: int | None = None
+
+    def location_of(self, location: str) -> int | None:
+        """The channel location a hub location is published to (None: not synced)."""
+        return self.locations.get(location, self.default_location)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +152,7 @@ class _Pushed:
 @dataclass(slots=True)
 class _Dirty:
     sku: str
-    location: str
+    location_id: int
     changed_at: datetime
 
 
@@ -170,6 +178,7 @@ class ChannelSync:
         target: The channel and its id mappings.
         slo: The freshness service level (built from the model's latency target when None).
         clock: Gives the time of reservation changes.
+        on_enqueued: Called after a flush put commands in the outbox (wake the workers).
     """
 
     def __init__(
@@ -180,8 +189,12 @@ class ChannelSync:
         *,
         slo: FreshnessSLO | None = None,
         clock: Clock | None = None,
+        on_enqueued: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_enqueued = on_enqueued
+        self._run_id = uuid.uuid4().hex[:12]
+        self._sequence = 0
         self._model = model
         self.target = target
         self.slo = slo or FreshnessSLO(model.settings.latency_target)
@@ -193,16 +206,34 @@ class ChannelSync:
         model.add_echo_listener(self._echo)
 
     def _changed(self, sku: str, location: str) -> None:
-        key = location_key(sku, location)
+        location_id = self.target.location_of(location)
+        if location_id is None or sku not in self.target.items:
+            self.counts.unmapped += 1
+            return
+        key = f"{sku}@{location_id}"
         if key in self._dirty:
             return  # coalesced: freshness counts from the first change of the window
         level = self._model.level(sku, location)
         now = self._clock.now()
         changed_at = level.as_of if level is not None and level.as_of <= now else now
-        self._dirty[key] = _Dirty(sku, location, changed_at)
+        self._dirty[key] = _Dirty(sku, location_id, changed_at)
+
+    def mark_all(self) -> int:
+        """Mark every known SKU and location dirty (the first publish after a start)."""
+        for sku in self._model.skus():
+            for location in self._model.locations(sku):
+                self._changed(sku, location)
+        return len(self._dirty)
+
+    def _echo_key(self, level: InventoryLevel) -> str | None:
+        location_id = self.target.locations.get(level.location)
+        if location_id is None and level.location.isdigit():
+            location_id = int(level.location)  # the channel's own id, as its webhook says
+        return None if location_id is None else f"{level.sku}@{location_id}"
 
     def _echo(self, level: InventoryLevel) -> None:
-        pushed = self._pushed.get(location_key(level.sku, level.location))
+        key = self._echo_key(level)
+        pushed = self._pushed.get(key) if key is not None else None
         if pushed is None or pushed.quantity != level.available:
             self.counts.foreign_changes += 1
             return
@@ -212,40 +243,58 @@ class ChannelSync:
             seconds = (level.as_of - pushed.changed_at).total_seconds()
             self.slo.observe(self.target.destination, seconds)
 
+    def _quantity(self, sku: str, location_id: int) -> tuple[int, int, int] | None:
+        """ATP published at a channel location: (quantity, newest position, reserved)."""
+        quantity = position = reserved = 0
+        found_any = False
+        for location in self._model.locations(sku):
+            if self.target.location_of(location) != location_id:
+                continue
+            found = self._model.lookup(sku, location, self.target.channel)
+            level = self._model.level(sku, location)
+            if found is None or level is None:
+                continue
+            found_any = True
+            quantity += found.available_to_promise
+            position = max(position, level.position)
+            reserved += found.reserved
+        return (quantity, position, reserved) if found_any else None
+
     async def flush(self) -> list[Command]:
-        """Enqueue one ``inventory.set`` per dirty SKU and location whose quantity changed."""
+        """Enqueue one ``inventory.set`` per dirty SKU and channel location whose quantity
+        changed."""
         dirty, self._dirty = self._dirty, {}
         commands: list[Command] = []
         pushed: list[tuple[str, _Pushed]] = []
         for key, change in dirty.items():
             item = self.target.items.get(change.sku)
-            location_id = self.target.locations.get(change.location)
-            found = self._model.lookup(change.sku, change.location, self.target.channel)
-            level = self._model.level(change.sku, change.location)
-            if item is None or location_id is None or found is None or level is None:
+            answer = self._quantity(change.sku, change.location_id)
+            if item is None or answer is None:
                 self.counts.unmapped += 1
                 continue
-            quantity = found.available_to_promise
+            quantity, position, reserved = answer
             previous = self._pushed.get(key)
             if previous is not None and previous.quantity == quantity:
                 self.counts.unchanged += 1
                 continue
             payload: dict[str, object] = {
                 "inventory_item_id": item,
-                "location_id": location_id,
+                "location_id": change.location_id,
                 "quantity": quantity,
                 "sku": change.sku,
-                "location": change.location,
                 "source_as_of": change.changed_at.isoformat(),
             }
             if previous is not None:
                 payload["change_from"] = previous.quantity
             dest = self.target.destination
+            self._sequence += 1
             commands.append(
                 Command(
+                    # Unique per decision: the same (level, reserved, quantity) reached again
+                    # later is a new decision, never swallowed as a duplicate of the first.
                     idempotency_key=(
-                        f"{INVENTORY_SET}:{dest}:{key}:p{level.position}:"
-                        f"r{found.reserved}:q{quantity}"
+                        f"{INVENTORY_SET}:{dest}:{key}:p{position}:r{reserved}:q{quantity}:"
+                        f"{self._run_id}-{self._sequence}"
                     ),
                     destination=dest,
                     kind=INVENTORY_SET,
@@ -263,6 +312,8 @@ class ChannelSync:
                 raise
             self._pushed.update(pushed)
             self.counts.enqueued += len(commands)
+            if self._on_enqueued is not None:
+                self._on_enqueued()
         return commands
 
     async def run(self, stop: asyncio.Event) -> None:

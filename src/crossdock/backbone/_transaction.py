@@ -27,6 +27,7 @@ from crossdock.backbone.store import (
     StaleFlowState,
     StoredEvent,
 )
+from crossdock.canonical.commands import failure_event
 from crossdock.canonical.envelope import Event
 
 if TYPE_CHECKING:
@@ -153,10 +154,24 @@ class SqlTransaction:
                 )
             if row["attempts"] > row["max_attempts"]:
                 reason = f"out of attempts ({row['max_attempts']}); the last lease expired"
-                await self._session.execute(
+                changed = await self._session.execute(
                     "dead_command_unleased",
                     {"id": row["id"], "token": row["token"], "reason": reason, "now": now},
                 )
+                if changed:
+                    # As for every other dead letter, the flow that asked hears of it in the
+                    # same transaction (a worker that died holding the lease cannot tell it).
+                    command = codec.claim_from_row(row).command
+                    await self.append_events(
+                        failure_event(
+                            kind=command.kind,
+                            destination=command.destination,
+                            idempotency_key=command.idempotency_key,
+                            payload=command.payload,
+                            reason=reason,
+                            correlation_id=command.correlation_id,
+                        )
+                    )
                 continue
             claims.append(codec.claim_from_row(row))
         return claims

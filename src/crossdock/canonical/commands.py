@@ -100,11 +100,16 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "erp",
         {
             "order_id": "hub order id",
-            "changes": "what changed, canonical names: {shipping_address}",
+            "changes": "what changed, canonical names: {shipping_address?, lines?: [{sku, "
+            "quantity (the SKU's new units on the order; 0 = cancel what is not shipped), "
+            "line_id?, unit_price? (Money, for a new SKU), title?}]}",
             "instance": _INSTANCE,
         },
         "erp.sales_order.updated",
-        "Propagate an allowed edit (the address before release) to the sales order.",
+        "Propagate an allowed edit to the sales order: the address before release, and line "
+        'quantities before release under edit_quantities_until = "release" (ERP lines matched '
+        "by SKU; only what differs is written). Result: the create result's ids and updated "
+        "(the change names).",
     ),
     CommandSpec(
         "sales_order.close",
@@ -112,7 +117,8 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         {"order_id": "hub order id", "reason": "why (a cancel reason)", "instance": _INSTANCE},
         "erp.sales_order.closed",
         "Close (cancel) the remaining lines of the sales order (NetSuite closes the open lines; "
-        "Business Central deletes an unshipped order).",
+        "Business Central deletes an unshipped order and, on a partly shipped one, lowers each "
+        "line's quantity to what it shipped). Nothing left to ship: done.",
     ),
     CommandSpec(
         "fulfillment.record",
@@ -132,7 +138,38 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "erp",
         {"order_id": "hub order id", "invoice_id": "hub invoice id", "instance": _INSTANCE},
         "erp.invoice.created",
-        "Invoice what is fulfilled and unbilled on the sales order (one per invoice id).",
+        "Invoice what is fulfilled and unbilled on the sales order (one per invoice id); "
+        "result: netsuite_id / id, tran_id / number. Business Central invoices each shipment "
+        "as it posts it: its handler finds the order's posted invoices (all of them in "
+        "result.invoices) and is retried while a shipped line is not invoiced yet.",
+    ),
+    CommandSpec(
+        "return.authorize",
+        "erp",
+        {
+            "return": "the canonical return (return.v1 JSON) with its hub id, its order's hub "
+            "id and lines with SKUs",
+            "order_id?": "hub order id (default: the return's order id)",
+            "instance": _INSTANCE,
+        },
+        "erp.return.authorized",
+        "Authorize the return of the lines' items at the order's prices (one per return id); "
+        "result: netsuite_id / id, tran_id / number. NetSuite: a return authorization; "
+        "Business Central: a draft sales credit memo carrying the return id.",
+    ),
+    CommandSpec(
+        "return.credit",
+        "erp",
+        {
+            "return_id": "hub return id (of an authorized return)",
+            "credit_id?": "hub credit id (NetSuite's credit memo external id; default "
+            "<return_id>:credit)",
+            "instance": _INSTANCE,
+        },
+        "erp.return.credited",
+        "Credit an authorized return (once); result: netsuite_id / id, tran_id / number. "
+        "NetSuite transforms the return authorization into a credit memo; Business Central "
+        "posts the draft credit memo (the returned units go back to inventory).",
     ),
     # CRM (Salesforce) -----------------------------------------------------------------------
     CommandSpec(
@@ -218,6 +255,20 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         },
         "channel.order.refunded",
         "Refund (part of) the order in the channel.",
+    ),
+    CommandSpec(
+        "order.annotate",
+        "channel",
+        {
+            "order_id": "the channel's numeric order id",
+            "tags_add?": "[tag] to add to the order (present ones are left as they are)",
+            "tags_remove?": "[tag] to remove from the order (absent ones are ignored)",
+            "note?": "a line appended to the order's note once (marked by the idempotency key)",
+            "instance": _INSTANCE,
+        },
+        "channel.order.annotated",
+        "Tag the channel order and add a line to its note, so the storefront and service "
+        "views show what the hub knows (a backorder); result: order_id, tags, note_added.",
     ),
     # warehouse (ShipStation, EDI 3PL) -------------------------------------------------------
     CommandSpec(

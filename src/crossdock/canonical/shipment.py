@@ -90,6 +90,11 @@ class Shipment(CanonicalModel):
         tracking_number: the carrier's tracking code (carriers recycle codes: not a unique key).
         status: the canonical carrier status; `status_detail` refines it.
         location: the hub location code the shipment left from (warehouse or 3PL).
+        final: the warehouse says no other shipment follows for its warehouse order (EDI 945
+            W0601 ``F``); False when it says more follow; None when it does not say. A final
+            shipment with fewer units than were released is a short pick.
+        short_lines: units of lines the warehouse did not ship from what it was given (a
+            short pick, as the warehouse reports it); None when it does not say.
     """
 
     schema_version: Literal["shipment.v1"] = "shipment.v1"
@@ -106,3 +111,5 @@ class Shipment(CanonicalModel):
     shipped_at: Timestamp | None = None
     estimated_delivery_at: Timestamp | None = None
     delivered_at: Timestamp | None = None
+    final: bool | None = None
+    short_lines: list[ShipmentLine] | None = None

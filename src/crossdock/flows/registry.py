@@ -21,7 +21,7 @@ def flows_from_governance(
     *,
     availability: AvailabilityLookup,
     fraud: FraudRules | None = None,
-    backorder: BackorderRule = BackorderRule.HOLD,
+    backorder: BackorderRule | None = None,
 ) -> list[Flow]:
     """Return the implemented flows that the governance file enables.
 
@@ -31,8 +31,8 @@ def flows_from_governance(
     Args:
         governance: The loaded governance file.
         availability: The availability cache port the order flow checks stock with.
-        fraud: Fraud rules (defaults when None).
-        backorder: The backorder rule.
+        fraud: Fraud rules (None: the governance file's, else the defaults).
+        backorder: The backorder rule (None: the governance file's ``backorder``).
     """
     flows: list[Flow] = []
     if FlowName.ORDER_FULFILMENT in governance.enabled_flows():

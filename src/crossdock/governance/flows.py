@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -89,6 +90,17 @@ class OrderFulfilmentFlow(_Flow):
         crm: The CRM that gets order context for service, if any.
         tracking: The tracking aggregator for shipments, if any.
         routing: Warehouse routing rules, first match wins; the last must match everything.
+        backorder: What to do when stock is short: ``hold`` the order until it is all there,
+            ``split`` (release what is in stock, the rest later) or ``cancel_line`` (release
+            what is in stock, cancel and refund the rest).
+        fraud_hold_tags: Order tags (case-insensitive) that hold an order for review (None:
+            the flow's defaults).
+        fraud_max_total: Orders whose total is above this amount are held for review.
+        fraud_country_mismatch_above: Orders whose billing and shipping countries differ
+            and whose total is above this amount are held for review.
+        edit_quantities_until: Until when a channel's quantity edit of an order reaches the
+            ERP: ``release`` (until the order is released to a warehouse) or ``erp`` (never
+            once the ERP sales order is asked for: such an edit is rejected).
     """
 
     erp: str
@@ -96,6 +108,11 @@ class OrderFulfilmentFlow(_Flow):
     crm: str | None = None
     tracking: str | None = None
     routing: list[RoutingRule] = Field(min_length=1)
+    backorder: Literal["hold", "split", "cancel_line"] = "hold"
+    fraud_hold_tags: list[str] | None = None
+    fraud_max_total: Annotated[Decimal, Field(ge=0)] | None = None
+    fraud_country_mismatch_above: Annotated[Decimal, Field(ge=0)] | None = None
+    edit_quantities_until: Literal["release", "erp"] = "release"
 
     @field_validator("routing")
     @classmethod

@@ -35,6 +35,8 @@ class HubSettings(BaseSettings):
             commits on power loss in WAL mode). OFF is refused.
         api_host: The address the HTTP API listens on.
         api_port: Its port (0 picks a free one).
+        bus_url: ``nats://host:port`` of a NATS JetStream server to publish every canonical event
+            to (for subscribers outside the hub and fan-out between hub nodes); empty: none.
     """
 
     model_config = SettingsConfigDict(
@@ -51,6 +53,7 @@ class HubSettings(BaseSettings):
     sqlite_synchronous: Literal["FULL", "EXTRA", "NORMAL"] = "FULL"
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=0, le=65535)
+    bus_url: str = ""
 
     @classmethod
     def settings_customise_sources(
@@ -68,6 +71,13 @@ class HubSettings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("bus_url")
+    @classmethod
+    def _check_bus_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("nats", "tls"):
+            raise ValueError(f"unsupported bus URL {value!r}; use nats://host:port")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -16,8 +16,11 @@ Settings and credentials of the outbound-only kinds (credentials are ``env:`` re
   ``consumer_key``, ``consumer_secret``, ``token_id``, ``token_secret``.
 - salesforce: ``base_url`` is the org's My Domain URL; settings ``login_url`` (the token
   endpoint; default: ``base_url`` + ``/services/oauth2/token``), ``pricebook_id``,
-  ``jwt_audience``; credentials ``client_id`` and ``client_secret`` (client credentials), or
-  ``jwt_consumer_key``, ``jwt_username`` and ``jwt_private_key`` (JWT bearer).
+  ``jwt_audience``, ``custom_product`` and ``gift_card_product`` (the ProductCodes of the
+  catch-all products that carry order lines without a SKU and sold gift cards; default
+  ``CROSSDOCK-CUSTOM`` and ``CROSSDOCK-GIFTCARD``); credentials ``client_id`` and
+  ``client_secret`` (client credentials), or ``jwt_consumer_key``, ``jwt_username`` and
+  ``jwt_private_key`` (JWT bearer).
 - businesscentral: settings ``tenant``, ``environment``, ``company_id``, ``login_url`` (the
   token endpoint; default: Entra's), ``local_currency``; credentials ``client_id``,
   ``client_secret``.
@@ -45,7 +48,11 @@ from crossdock.connectors.netsuite import (
     DEFAULT_GIFT_CARD_ITEM,
     NetSuiteConnector,
 )
-from crossdock.connectors.salesforce import SalesforceConnector
+from crossdock.connectors.salesforce import (
+    DEFAULT_CUSTOM_PRODUCT,
+    DEFAULT_GIFT_CARD_PRODUCT,
+    SalesforceConnector,
+)
 from crossdock.governance import Governance, SystemKind
 from crossdock.hub.inbound import ConnectorInbound
 from crossdock.hub.registry import HubConfigError, InboundBuild
@@ -142,6 +149,8 @@ def _salesforce(build: InboundBuild) -> Connector:
         instance_url=base or None,
         client_id=client_id,
         pricebook_id=_setting(build, "pricebook_id"),
+        custom_product=_setting(build, "custom_product", DEFAULT_CUSTOM_PRODUCT),
+        gift_card_product=_setting(build, "gift_card_product", DEFAULT_GIFT_CARD_PRODUCT),
         destination=build.name,
         **options,
     )

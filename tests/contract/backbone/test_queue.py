@@ -246,6 +246,11 @@ async def test_a_command_whose_leases_keep_expiring_ends_dead(
     (letter,) = await store.list_dead_letters()
     assert letter.command.idempotency_key == "poison"
     assert [a.outcome for a in letter.attempts] == ["lease_expired", "lease_expired"]
+    # The flow that asked hears of it: a command.failed event committed with the dead letter.
+    (failed,) = [s.event for s in await store.read_events() if s.event.type == "command.failed"]
+    assert failed.data["idempotency_key"] == "poison"
+    assert failed.data["destination"] == "netsuite"
+    assert "out of attempts (2)" in failed.data["reason"]
 
 
 async def test_release_gives_a_claim_back_without_counting_it(store: SqlStore) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -10,8 +12,8 @@ import pytest
 
 from crossdock.connectorkit.http import HttpClient
 from crossdock.connectors.businesscentral import BusinessCentralConnector
-from crossdock.sandbox.businesscentral import BusinessCentralSimulator
-from crossdock.sandbox.kit import RunningServer, serve
+from crossdock.sandbox.businesscentral import SCOPE, BusinessCentralSimulator
+from crossdock.sandbox.kit import FaultAction, FaultInjector, FaultSpec, RunningServer, serve
 
 ConnectorFactory = Callable[..., BusinessCentralConnector]
 
@@ -98,3 +100,47 @@ def order_payload(order_id: str, **extra: Any) -> dict[str, Any]:
         ],
         **extra,
     }
+
+
+class Client:
+    """A raw client with a token, speaking to the company's endpoints."""
+
+    def __init__(self, session: aiohttp.ClientSession, creds: dict[str, Any], token: str) -> None:
+        self.session = session
+        self.company = f"{creds['api_url']}/companies({creds['company_id']})"
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def send(
+        self, method: str, path: str, body: Any = None, **headers: str
+    ) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
+        url = path if "://" in path else f"{self.company}/{path}"
+        async with self.session.request(
+            method, url, json=body, headers={**self.headers, **headers}
+        ) as response:
+            raw = await response.read()
+            data = json.loads(raw, parse_float=Decimal) if raw else None
+            return response.status, data, response.headers
+
+
+@pytest.fixture
+async def client(raw: aiohttp.ClientSession, creds: dict[str, Any]) -> Client:
+    """A client holding a fresh token."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"],
+        "scope": SCOPE,
+    }
+    async with raw.post(creds["token_url"], data=form) as response:
+        token = (await response.json())["access_token"]
+    return Client(raw, creds, token)
+
+
+def seed_for(pattern: list[FaultAction], spec: FaultSpec) -> int:
+    """A seed under which the injector's first decisions follow ``pattern``."""
+    for seed in range(10_000):
+        probe = FaultInjector(seed)
+        probe.configure(spec.model_copy(update={"seed": seed}))
+        if [probe.decide().action for _ in pattern] == pattern:
+            return seed
+    raise AssertionError("no seed gives that pattern")

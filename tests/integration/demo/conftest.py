@@ -22,21 +22,9 @@ EXPLAINED_DEAD_INBOX: Mapping[str, re.Pattern[str]] = {
 
 # Dead-lettered commands the demo explains.
 EXPLAINED_DEAD_LETTERS: Mapping[str, tuple[re.Pattern[str], ...]] = {
-    "salesforce": (
-        # The storefront sells custom lines (an engraving) and gift cards: no Product2 exists.
-        re.compile(r"order #\d+: lines \[.*\] have no SKU"),
-        # A status update of an order whose Salesforce Order was refused above (the test
-        # checks that it was: see NOT_FOUND_IN_CRM).
-        re.compile(r"^not found in Salesforce \|"),
-        # A returning customer's Order sent before the Account upsert of an earlier order
-        # (another partition) reached Salesforce.
-        re.compile(r"INVALID_FIELD.*No such Account record found with ERP_Id__c"),
-    ),
-    # A shipment of a custom line (no SKU) cannot be an item fulfilment line in NetSuite.
-    "netsuite": (re.compile(r"shipment line without SKU"),),
-    # A line the storefront reduced (an edit or a refund) after the warehouse got the order,
-    # which then shipped the quantity it was given.
-    "shopify": (re.compile(r"more than the fulfilment orders have open"),),
+    # None any more: a returning customer's CRM Account is asked for when the order is
+    # validated, a custom line ships without an item fulfilment line, and a fulfilment is capped
+    # at what the storefront still has open (an order.exception and a Case say the rest).
 }
 
 

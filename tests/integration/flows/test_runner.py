@@ -319,7 +319,7 @@ async def test_run_loop_follows_the_log_until_stopped(store: SqlStore) -> None:
     stop.set()
     await task
     commands = await store.queue_depth()
-    assert commands == {"netsuite": 2}
+    assert commands == {"netsuite": 2, "salesforce": 1}  # customer + order; the CRM Account
 
 
 async def _replay_all(path: Path, db: Path, per_commit: int) -> dict[str, Any]:

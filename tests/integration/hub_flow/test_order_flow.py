@@ -27,10 +27,13 @@ from crossdock.flows.order_fulfilment.flow import order_key_for
 from crossdock.governance import parse_governance
 from crossdock.hub import Hub
 from crossdock.hub.demo.wiring import subscribe_easypost, subscribe_shipstation, subscribe_shopify
+from crossdock.sandbox.catalogue import (
+    CatalogueProduct,
+    netsuite_catalogue_data,
+    shopify_catalogue_data,
+)
 from crossdock.sandbox.kit import RunningSandbox, Scenario, run_sandbox
-from crossdock.sandbox.netsuite._simulator import DEFAULT_DATA as NETSUITE_DATA
 from crossdock.sandbox.salesforce._simulator import DEFAULT_DATA as SALESFORCE_DATA
-from crossdock.sandbox.shopify._defaults import DEFAULT_DATA as SHOPIFY_DATA
 
 T = TypeVar("T")
 
@@ -46,38 +49,12 @@ DEADLINE_S = 60.0
 
 
 def _scenarios() -> dict[str, Scenario]:
-    shopify = {
-        **SHOPIFY_DATA,
-        "shop": {**SHOPIFY_DATA["shop"], "currency": "USD"},
-        "locations": [{"key": "main", "name": "Main warehouse", "country_code": "US"}],
-        "products": [
-            {
-                "title": title,
-                "vendor": "Crossdock",
-                "product_type": "Goods",
-                "tags": "",
-                "variants": [
-                    {"sku": sku, "title": title, "price": price, "stock": {"main": STOCK}}
-                ],
-            }
-            for sku, title, price in CATALOGUE
-        ],
-        "orders": [],
-    }
-    netsuite = {
-        **NETSUITE_DATA,
-        "items": [
-            {
-                "id": str(9100 + n),
-                "itemId": sku,
-                "externalId": sku,
-                "displayName": title,
-                "basePrice": price,
-                "onHand": {"1": STOCK},
-            }
-            for n, (sku, title, price) in enumerate(CATALOGUE)
-        ],
-    }
+    products = [
+        CatalogueProduct(sku, title, price, str(9100 + n))
+        for n, (sku, title, price) in enumerate(CATALOGUE)
+    ]
+    shopify = shopify_catalogue_data(products, stock=STOCK)
+    netsuite = netsuite_catalogue_data(products, on_hand=STOCK)
     salesforce = {
         **SALESFORCE_DATA,
         "catalog": [{"sku": sku, "name": title, "price": price} for sku, title, price in CATALOGUE],
@@ -102,6 +79,7 @@ def _erp_lines(erp: str, manifest: Mapping[str, Any]) -> list[str]:
             'credentials.consumer_secret = "env:HF_NS_CONSUMER_SECRET"',
             'credentials.token_id = "env:HF_NS_TOKEN_ID"',
             'credentials.token_secret = "env:HF_NS_TOKEN_SECRET"',
+            "settings.poll_interval_s = 0.2",
         ]
     return [
         "[systems.businesscentral]",
@@ -114,6 +92,7 @@ def _erp_lines(erp: str, manifest: Mapping[str, Any]) -> list[str]:
         'settings.local_currency = "USD"',
         'credentials.client_id = "env:HF_BC_CLIENT_ID"',
         'credentials.client_secret = "env:HF_BC_CLIENT_SECRET"',
+        "settings.poll_interval_s = 0.2",
     ]
 
 
@@ -301,28 +280,35 @@ def _order_spec(n: int, sku: str, quantity: int) -> dict[str, Any]:
     }
 
 
-async def _set_storefront_stock(rig: Rig) -> None:
-    """Set every level in the storefront: its webhooks tell the hub (its only stock source)."""
-    credentials = rig.sandbox.manifest["systems"]["shopify"]["credentials"]
-    api, headers = (
-        credentials["admin_api_url"],
-        {"X-Shopify-Access-Token": credentials["access_token"]},
-    )
-    async with rig.session.get(f"{api}/locations.json", headers=headers) as response:
-        locations = ",".join(str(loc["id"]) for loc in (await response.json())["locations"])
-    url = f"{api}/inventory_levels.json?location_ids={locations}"
-    async with rig.session.get(url, headers=headers) as response:
-        levels = (await response.json())["inventory_levels"]
-    assert len(levels) == len(CATALOGUE)
-    for level in levels:
-        body = {
-            "inventory_item_id": level["inventory_item_id"],
-            "location_id": level["location_id"],
-            "available": STOCK,
-        }
-        url = f"{api}/inventory_levels/set.json"
-        async with rig.session.post(url, json=body, headers=headers) as response:
-            assert response.status == 200, await response.text()
+async def _erp_stock_known(rig: Rig) -> None:
+    """Wait until the hub has polled the ERP's stock of every SKU (its only stock source)."""
+    assert rig.hub.availability is not None
+    model = rig.hub.availability.model
+
+    async def known() -> bool | None:
+        await model.catch_up()
+        return True if all(model.total(sku) for sku, _, _ in CATALOGUE) else None
+
+    await _eventually(known, "the ERP's stock polled into the availability")
+
+
+async def _holds_follow_the_erp(rig: Rig, keys: list[str]) -> None:
+    """Each order was held at validation; NetSuite's levels carry the units once its sales
+    order exists (the hold ends after the next poll); Business Central's only once shipped."""
+    availability = rig.hub.availability
+    assert availability is not None
+    store = availability.store
+    for key in keys:
+        assert await store.get_flow_state("availability.order", key) is not None  # was held
+
+    async def settled() -> bool | None:
+        held = [await availability.reservations.held(key) for key in keys]
+        if rig.erp == "netsuite":
+            return True if not any(held) and not await availability.releases.pending() else None
+        waiting = await availability.releases.awaiting_fulfilment()
+        return True if all(held) and set(waiting) == set(keys) else None
+
+    await _eventually(settled, "the holds where the ERP's levels put them")
 
 
 def _created(effects: Mapping[str, Mapping[str, Any]], kind: str, key: str) -> int:
@@ -330,7 +316,7 @@ def _created(effects: Mapping[str, Mapping[str, Any]], kind: str, key: str) -> i
 
 
 async def test_paid_orders_reach_erp_crm_and_warehouse_once_then_ship(rig: Rig) -> None:
-    await _set_storefront_stock(rig)
+    await _erp_stock_known(rig)
     shopify = rig.admin("shopify")
     placed: dict[str, dict[str, Any]] = {}
     for n, (sku, quantity) in enumerate([("1896-S", 2), ("1936-S", 1), ("1896-S", 1)]):
@@ -361,6 +347,7 @@ async def test_paid_orders_reach_erp_crm_and_warehouse_once_then_ship(rig: Rig) 
         assert warehouse["order"][key]["last_state"] == "awaiting_shipment"
     assert len(erp["salesOrder"]) == len(crm["Order.Shopify_Order_Id__c"]) == len(placed)
     assert len(warehouse["order"]) == len(placed)
+    await _holds_follow_the_erp(rig, list(placed))
 
     # The warehouse ships one order: SHIP_NOTIFY -> shipment -> ERP fulfilment + channel tracking.
     first, order = next(iter(placed.items()))
@@ -386,6 +373,14 @@ async def test_paid_orders_reach_erp_crm_and_warehouse_once_then_ship(rig: Rig) 
     assert [e["created"] for e in fulfilments.values()] == [1]
     assert _created(storefront, "fulfillment", str(order["id"])) == 1
     assert len(storefront["fulfillment"]) == 1
+    if rig.erp == "businesscentral":  # its stock leaves on hand with the posted shipment
+        availability = rig.hub.availability
+        assert availability is not None
+
+        async def released() -> bool | None:
+            return True if not await availability.reservations.held(first) else None
+
+        await _eventually(released, "the shipped order's hold ended after the ERP posted it")
     # The other orders wait in the warehouse; nothing failed anywhere.
     assert {await rig.status(key) for key in placed if key != first} == {"released_to_warehouse"}
     types = [s.event.type for s in await store.read_events(0, limit=1000)]

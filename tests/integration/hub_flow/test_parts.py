@@ -2,7 +2,7 @@
 
 - a dead command (permanent, or out of attempts) appends ``command.failed`` atomically;
 - the outbound handler appends the catalogue's result event with the completion;
-- the event-log availability read model;
+- the order flow's stock port: the availability read model with its holds;
 - the role of a destination and the CRM's consumer adaptation.
 """
 
@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
+from crossdock.availability import AvailabilityReadModel, Reservations
+from crossdock.availability.promise import ReservingAvailability
 from crossdock.backbone.sqlite import SQLiteStore
 from crossdock.backbone.store import ClaimedCommand, Command, CommandStatus
 from crossdock.canonical.commands import COMMAND_FAILED
 from crossdock.canonical.envelope import Event
 from crossdock.canonical.ids import new_id
-from crossdock.hub.flows import EventLogAvailability
 from crossdock.hub.outbound import adapt, role_for
 from crossdock.runtime.errors import PermanentError, RetryableError
 from crossdock.runtime.workers import HandlerResult, WorkerConfig, WorkerPool
@@ -143,7 +144,8 @@ def _level(sku: str, location: str, available: int, as_of: str) -> Event:
 
 
 async def test_availability_is_the_latest_level_per_location_summed(store: SQLiteStore) -> None:
-    availability = EventLogAvailability(store)
+    model = AvailabilityReadModel(store)
+    availability = ReservingAvailability(model, Reservations(store, model))
     assert await availability.available(["A"]) == {"A": None}
     await store.append_events(
         _level("A", "east", 5, "2026-11-27T10:00:00+00:00"),
@@ -153,8 +155,11 @@ async def test_availability_is_the_latest_level_per_location_summed(store: SQLit
         _level("B", "east", 0, "2026-11-27T10:00:00+00:00"),
     )
     assert await availability.available(["A", "B", "C"]) == {"A": 9, "B": 0, "C": None}
-    assert availability.levels("A") == {"east": 2, "west": 7}
-    assert availability.position == 5
+    assert {loc: model.lookup("A", loc).available_to_promise for loc in ("east", "west")} == {  # type: ignore[union-attr]
+        "east": 2,
+        "west": 7,
+    }
+    assert model.position == 5
 
 
 def test_the_role_comes_from_the_catalogue_or_the_flow_configuration() -> None:

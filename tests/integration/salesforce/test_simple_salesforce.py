@@ -86,7 +86,9 @@ async def test_simple_salesforce_works_unchanged(
     tls_server: RunningServer, sim: SalesforceSimulator
 ) -> None:
     creds = sim.credentials_for(tls_server.base_url)
-    sim.query_batch_size = 2  # three price book entries: two pages
+    sim.query_batch_size = 2  # five price book entries (three products, two catch-alls)
+    entries = len(sim.org.records["PricebookEntry"])
+    assert entries > sim.query_batch_size * 2  # query_all follows three pages
 
     seen = await asyncio.to_thread(_exercise, tls_server, creds)
 
@@ -99,8 +101,8 @@ async def test_simple_salesforce_works_unchanged(
     assert (seen["upsert_new"], seen["upsert_again"]) == (201, 200)
     assert seen["rows"]["totalSize"] == 1
     assert seen["rows"]["records"][0]["Website"] == "https://ref.example"
-    assert seen["all_entries"]["totalSize"] == 3
-    assert len(seen["all_entries"]["records"]) == 3
+    assert seen["all_entries"]["totalSize"] == entries
+    assert len(seen["all_entries"]["records"]) == entries
     assert seen["refused"][0]["errorCode"] == "REQUIRED_FIELD_MISSING"
     assert seen["usage"]["api-usage"].used >= 7
     assert seen["deleted"] == 204

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from crossdock.sandbox.kit import (
@@ -181,6 +183,25 @@ async def test_delayed_and_held_deliveries_are_released_by_drain(receiver: Recei
         await sender.close()
     assert delivery.chaos == ["delayed", "reordered"]
     assert [r["body"]["n"] for r in receiver.received] == [5]
+
+
+async def test_a_held_last_delivery_is_sent_after_the_hold_without_a_drain(
+    receiver: Receiver,
+) -> None:
+    sender = _sender()
+    sender.configure_chaos(ChaosSpec(reorder_rate=1.0, reorder_hold_s=0.05))
+    sender.subscribe(receiver.url)
+    try:
+        [delivery] = sender.emit("widget/created", b'{"n":7}')
+        for _ in range(200):  # bounded wait: nothing else is emitted to overtake it
+            if delivery.state == "delivered":
+                break
+            await asyncio.sleep(0.05)
+        assert sender.pending == 0
+    finally:
+        await sender.close()
+    assert delivery.chaos == ["reordered"]
+    assert [r["body"]["n"] for r in receiver.received] == [7]
 
 
 async def test_chaos_is_set_through_the_admin_endpoint(

@@ -126,6 +126,17 @@ def test_unknown_sku_is_none_and_channel_echoes_are_ignored() -> None:
     assert m.position == 1
 
 
+def test_a_channel_connector_source_with_its_shop_is_an_echo_too() -> None:
+    settings_ = AvailabilitySettings(ignored_sources=frozenset({"shopify"}))
+    m = model(settings_)
+    echo = level_event("SKU-9", "WH1", 50, source="shopify:crossdock-sandbox.myshopify.com")
+    assert m.apply(stored(1, echo)) is False
+    assert m.lookup("SKU-9", "WH1") is None
+    assert settings_.ignores("shopify:any-shop.myshopify.com")
+    assert not settings_.ignores("netsuite")
+    assert not settings_.ignores("shopifyish:x")
+
+
 def test_unreadable_level_is_counted_and_skipped() -> None:
     m = model()
     bad = Event(
@@ -251,6 +262,9 @@ def test_settings_from_the_example_governance_file() -> None:
     channels = {n for n, s in governance.systems.items() if s.active and s.kind == "shopify"}
     assert channels
     assert channels <= cfg.ignored_sources
+    assert "shopify" in cfg.ignored_sources  # the kind: Shopify's events say shopify:<shop>
+    assert cfg.ignores("shopify:1234567.myshopify.com")
+    assert not cfg.ignores("netsuite")
     assert cfg.safety_for("ANY") == 2
     assert cfg.buffer_for("web") == 1
     assert cfg.buffer_for("pos") == 0

@@ -64,15 +64,17 @@ def replay(tmp_path: Path) -> Replay:
         try:
             for canonical_id, system, external_id in history.get("links", []):
                 await store.link(canonical_id, system, external_id)
+            availability = StaticAvailability(history["availability"])
             flow = OrderFulfilment(
-                OrderFulfilmentSettings.from_dict(history["settings"]),
-                StaticAvailability(history["availability"]),
+                OrderFulfilmentSettings.from_dict(history["settings"]), availability
             )
+            restocks: dict[str, dict[str, int]] = history.get("restock", {})
             runner = FlowRunner(store, [flow])
             steps = []
             keys: list[str] = []
             for raw in history["events"]:
                 event = Event.model_validate(raw)
+                availability.levels.update(restocks.get(event.id, {}))
                 await store.append_events(event)
                 await runner.run_until_idle()
                 outcomes = [o for o in runner.outcomes if o.outcome != "ignored"]

@@ -19,6 +19,7 @@ from crossdock.canonical.refs import CustomerRef, OrderRef
 from crossdock.canonical.shipment import Shipment, ShipmentLine
 from crossdock.flows.engine import Decision, FlowRejected
 from crossdock.flows.order_fulfilment import (
+    EditQuantitiesUntil,
     FraudRules,
     OrderContext,
     OrderFulfilmentSettings,
@@ -168,13 +169,22 @@ def test_placed_order_is_validated_and_the_erp_order_asked_for() -> None:
     state, [decision] = run([order_event("order.placed", order_data())])
     assert state["status"] == "validated"
     assert state["order"]["id"] == KEY
-    upsert, create = decision.commands
+    upsert, crm_upsert, create = decision.commands
     assert (upsert.destination, upsert.kind, upsert.step) == (
         "netsuite",
         "customer.upsert",
         "customer:erp",
     )
     customer = upsert.payload["customer"]
+    # The CRM Account is asked for at once, so a later order of this customer finds it even
+    # when this one never reaches the CRM.
+    assert (crm_upsert.destination, crm_upsert.kind, crm_upsert.step) == (
+        "salesforce",
+        "customer.upsert",
+        "crm:customer",
+    )
+    assert crm_upsert.payload["customer"] == customer
+    assert crm_upsert.payload["key"] == {"field": "ERP_Id__c", "value": customer["id"]}
     assert customer["email"] == "zoe@example.com"
     assert customer["kind"] == "consumer"
     assert (create.destination, create.kind, create.step) == (
@@ -230,12 +240,16 @@ def test_invalid_address_opens_a_case_and_a_fixed_address_validates() -> None:
     assert kinds(first) == [("salesforce", "case.open")]
     assert first.commands[0].payload["exception_id"] == f"{KEY}:invalid_address"
     assert state["status"] == "validated"
-    assert kinds(second) == [("netsuite", "customer.upsert"), ("netsuite", "sales_order.create")]
+    assert kinds(second) == [
+        ("netsuite", "customer.upsert"),
+        ("salesforce", "customer.upsert"),
+        ("netsuite", "sales_order.create"),
+    ]
 
 
-def test_an_update_of_an_order_never_placed_is_rejected() -> None:
+def test_a_shipment_of_an_order_never_placed_is_rejected() -> None:
     with pytest.raises(FlowRejected, match="not seen placed"):
-        decide(None, order_event("order.updated", order_data()), ctx())
+        decide(None, shipment("1ZA", None), ctx())
 
 
 def test_order_data_that_does_not_add_up_is_rejected() -> None:
@@ -265,16 +279,14 @@ def test_erp_result_tells_the_crm_and_releases_a_paid_order_by_routing() -> None
         "released_to_warehouse",
     ]
     assert kinds(decision) == [
-        ("salesforce", "customer.upsert"),
         ("salesforce", "order.create"),
         ("shipstation", "order.release"),
     ]
     account = {"field": "ERP_Id__c", "value": state["customer_id"]}
-    assert decision.commands[0].payload["key"] == account
-    crm_order = decision.commands[1].payload
+    crm_order = decision.commands[0].payload
     assert crm_order["order_key"] == "7001"
     assert crm_order["account"] == account
-    release = decision.commands[2]
+    release = decision.commands[1]
     assert release.payload["order_key"] == KEY
     assert state["ids"]["netsuite"] == "9001"
     assert ("netsuite", "9001") in {(ln.system, ln.external_id) for ln in decision.links}
@@ -420,6 +432,25 @@ def test_delivery_invoices_and_a_paid_invoice_closes() -> None:
     assert closed.state["ids"]["invoice"] == "77"
 
 
+def test_a_late_scan_never_takes_a_parcel_back_from_delivered() -> None:
+    # Two parcels: the first is delivered, then a retried in_transit of it arrives late; when
+    # the second is delivered the order is delivered and invoiced all the same.
+    lines = [("1", "MUG-BLK", 1)]
+    state = decide(released_state(), shipment("1ZA", lines), ctx()).state
+    state = decide(state, shipment("1ZB", None), ctx()).state
+    updated = "shipment.updated"
+    state = decide(state, shipment("1ZA", lines, "delivered", type_=updated), ctx()).state
+    late = decide(state, shipment("1ZA", lines, "in_transit", type_=updated), ctx())
+    assert late.state == state
+    assert late.commands == ()
+    state = decide(state, shipment("1ZB", None, "out_for_delivery", type_=updated), ctx()).state
+    behind = decide(state, shipment("1ZB", None, "in_transit", type_=updated), ctx()).state
+    assert behind["shipments"]["1ZB"]["status"] == "out_for_delivery"
+    delivered = decide(behind, shipment("1ZB", None, "delivered", type_=updated), ctx())
+    assert delivered.state["status"] == "delivered"
+    assert ("netsuite", "invoice.create") in kinds(delivered)
+
+
 def test_an_unpaid_invoice_waits_for_invoice_paid() -> None:
     state = released_state(financial=None, payments=[Payment(method="invoice")])
     state = decide(state, shipment("1ZA", None), ctx()).state
@@ -505,10 +536,11 @@ def test_address_edit_after_release_is_rejected_and_not_applied() -> None:
     assert decision.state["order"]["shipping_address"]["city"] == "Berlin"
 
 
-def test_quantity_edit_after_the_erp_order_is_rejected() -> None:
+def test_quantity_edit_after_the_erp_order_is_rejected_under_the_erp_policy() -> None:
     state, _ = run([order_event("order.placed", order_data(financial="pending")), erp_created()])
     more = order_data([("11", "CAF-ESP-1KG", 5), ("12", "MUG-BLK", 1)], financial="pending")
-    decision = decide(state, order_event("order.updated", more, 3), ctx())
+    policy = replace(SETTINGS, edit_quantities_until=EditQuantitiesUntil.ERP)
+    decision = decide(state, order_event("order.updated", more, 3), ctx(settings=policy))
     assert [e.type for e in decision.events] == ["order.edit_rejected"]
     assert decision.state["order"]["lines"][0]["quantity"] == 2
 

@@ -47,11 +47,13 @@ def test_the_goldens_cover_most_of_the_catalogue() -> None:
     catalogued = {(s.kind, s.role) for s in CATALOGUE}
     assert used <= catalogued
     # Hold and unhold are the operators' (and later flows'); a channel cancel is not needed
-    # while orders are cancelled in the channel itself.
+    # while orders are cancelled in the channel itself; returns are the returns flow's.
     assert catalogued - used == {
         ("order.cancel", "channel"),
         ("order.hold", "warehouse"),
         ("order.unhold", "warehouse"),
+        ("return.authorize", "erp"),
+        ("return.credit", "erp"),
     }
 
 

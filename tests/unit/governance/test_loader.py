@@ -400,3 +400,16 @@ def test_an_unknown_rate_budget_kind_names_the_kind_key(write: Write) -> None:
         f"{path}: systems.wms.rate_budgets.rest.kind: unknown kind 'leaky' "
         "(expected: leaky_bucket, cost, concurrency, window, daily)"
     )
+
+
+def test_the_bus_url_must_be_a_nats_url(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CROSSDOCK_BUS_URL", raising=False)
+    assert load_governance(write({"hub": 'bus_url = "nats://127.0.0.1:4222"'})).hub.bus_url == (
+        "nats://127.0.0.1:4222"
+    )
+    path = write({"hub": 'bus_url = "http://127.0.0.1:4222"'})
+
+    line = only_error(path)
+
+    assert line.startswith(f"{path}: hub.bus_url: ")
+    assert "nats://host:port" in line

@@ -27,6 +27,7 @@ __all__ = [
     "is_canonical",
     "order_email",
     "sales_order_payload",
+    "ship_to",
     "shipment_targets",
 ]
 
@@ -54,6 +55,12 @@ def _address(address: Any) -> JSONObject | None:
         out[key] = _text(address, key)
     out["region"] = _text(address, "region_code") or _text(address, "region")
     return {k: v for k, v in out.items() if v is not None}
+
+
+def ship_to(address: Mapping[str, Any]) -> JSONObject | None:
+    """The ``ship_to`` object of a payload (name, contact, lines, city...) of a canonical
+    address, parts it lacks left out."""
+    return _address(address)
 
 
 def customer_payload(payload: Mapping[str, Any]) -> JSONObject:

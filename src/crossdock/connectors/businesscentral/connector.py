@@ -1,18 +1,38 @@
-"""The Business Central connector: customers, sales orders, fulfilment and change polling.
+"""The Business Central connector: customers, sales orders, fulfilment, invoices, returns and
+change polling.
 
 Every write is idempotent or settled:
 
 - a sales order is created with ``externalDocumentNumber`` = the canonical order id, after a
   lookup by that number; an ambiguous outcome (timeout after sending) is settled by the same
   lookup, never by posting again;
+- ``sales_order.update`` {order_id, changes} maps canonical changes (``shipping_address`` to
+  ``shipTo*``, ``lines`` to line PATCH / POST / DELETE, in the ``edits`` module) and writes
+  only what differs, so a repeat changes nothing twice;
 - a PATCH carries the entity's ETag in ``If-Match``; a stale one (``Request_EntityChanged``,
   409 or 412) is settled by re-reading the entity and re-applying the change to the fresh
   version, never by overwriting with ``If-Match: *``;
 - a fulfilment compares the lines' shipped quantities with what is wanted before it posts
   ``shipAndInvoice``, so recording it again posts nothing;
+- ``invoice.create`` {order_id, invoice_id} posts nothing: ``shipAndInvoice`` invoiced each
+  shipment, so the step finds the order's posted ``salesInvoices`` (by
+  ``externalDocumentNumber``) and returns ``id``, ``number`` and the list. While a line is
+  shipped and not invoiced, or nothing is invoiced yet, it is retried later (never invented);
+- ``return.authorize`` {return, order_id?} creates a draft sales credit memo of the returned
+  items (by SKU; the order's prices; applied to the invoice that covers them, if one does)
+  whose ``externalDocumentNumber`` carries the return id, after a lookup by that number; an
+  ambiguous POST is settled by the same lookup;
+- ``return.credit`` {return_id, credit_id?} posts that credit memo (``Microsoft.NAV.post``:
+  the returned units go back to inventory); one already posted is done, and an ambiguous
+  post is settled by reading its status. ``credit_id`` is echoed: in Business Central the
+  credit is the same document as the authorization;
 - ``sales_order.close`` deletes a sales order nothing of which is shipped (``DELETE`` under
-  ``If-Match``, a stale ETag settled by re-reading); one with shipped lines is refused, an
-  order already gone is done, and an ambiguous DELETE is settled by looking the order up.
+  ``If-Match``); on a partly shipped one it cancels the unshipped remainder by lowering each
+  line's ``quantity`` to its ``shippedQuantity`` (a PATCH under the line's ETag). A stale
+  ETag is settled by re-reading; an order fully shipped (or posted and gone) has nothing to
+  close and is done, one never there is done, and an ambiguous DELETE is settled by looking
+  the order up. (FLAG: real Business Central may refuse a quantity change on a *released*
+  order until it is reopened; the simulator allows it, as the API page is assumed to.)
 
 Custom lines (no SKU), sold gift cards and shipping charges of a canonical order become G/L
 Account lines on the accounts the constructor names (`DEFAULT_CUSTOM_ACCOUNT`,
@@ -26,7 +46,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from pydantic import ValidationError
+
 from crossdock.backbone.store import Command, JSONObject
+from crossdock.canonical.returns import Return
 from crossdock.connectorkit import (
     AmbiguousOutcomeError,
     ConflictError,
@@ -55,6 +78,17 @@ from crossdock.connectors.businesscentral.canonical import (
     shipment_targets,
 )
 from crossdock.connectors.businesscentral.cursor import CursorStore, PollCursor
+from crossdock.connectors.businesscentral.documents import (
+    close_plan,
+    credit_memo_body,
+    credit_memo_result,
+    crediting_invoice,
+    invoice_result,
+    returned_quantities,
+    sku_lines,
+    uninvoiced,
+)
+from crossdock.connectors.businesscentral.edits import LineEdit, header_changes, line_plan
 from crossdock.connectors.businesscentral.errors import (
     BC_ERROR_TABLE,
     ENTITY_CHANGED,
@@ -71,6 +105,14 @@ UPDATE_ORDER: Final = "sales_order.update"
 CLOSE_ORDER: Final = "sales_order.close"
 DELETED: Final = "Deleted"
 """``sales_order.close`` status: the sales order is not (or no longer) in Business Central."""
+CLOSED: Final = "Closed"
+"""``sales_order.close`` status: nothing is left to ship (the remainder was cancelled, or the
+order was shipped in full)."""
+INVOICE_CREATE: Final = "invoice.create"
+AUTHORIZE_RETURN: Final = "return.authorize"
+CREDIT_RETURN: Final = "return.credit"
+DRAFT: Final = "Draft"
+"""Status of a sales credit memo not posted yet."""
 DEFAULT_CUSTOM_ACCOUNT: Final = "6110"
 """G/L account of order lines without a SKU (custom items)."""
 DEFAULT_GIFT_CARD_ACCOUNT: Final = "5790"
@@ -309,8 +351,45 @@ class BusinessCentralConnector(Connector):
             "created": False,
         }
 
+    async def order_invoices(
+        self, order_id: str, *, order_number: str | None = None
+    ) -> list[JSONObject]:
+        """The posted sales invoices of canonical ``order_id``, lines expanded.
+
+        Found by the ``externalDocumentNumber`` the order gave them (and, when given, the
+        BC ``orderNumber``, which leaves out a stray invoice carrying the same reference).
+        """
+        where = eq_filter("externalDocumentNumber", external_document_number(order_id))
+        if order_number:
+            where += " and " + eq_filter("orderNumber", order_number)
+        return await self.get_all(
+            f"{self.company_path}/salesInvoices",
+            {"$filter": where, "$expand": "salesInvoiceLines"},
+        )
+
+    async def find_credit_memo(self, return_id: str) -> JSONObject | None:
+        """The sales credit memo whose ``externalDocumentNumber`` carries ``return_id``,
+        lines expanded, or None."""
+        number = external_document_number(return_id)
+        found = await self.get_all(
+            f"{self.company_path}/salesCreditMemos",
+            {
+                "$filter": eq_filter("externalDocumentNumber", number),
+                "$expand": "salesCreditMemoLines",
+            },
+        )
+        if len(found) > 1:
+            raise PermanentFailureError(
+                f"{len(found)} sales credit memos carry externalDocumentNumber {number!r}; "
+                "an operator must remove the duplicates"
+            )
+        return found[0] if found else None
+
     def _order_path(self, bc_order_id: str) -> str:
         return f"{self.company_path}/salesOrders({bc_order_id})"
+
+    def _memo_path(self, memo_id: str) -> str:
+        return f"{self.company_path}/salesCreditMemos({memo_id})"
 
     # ---- writing under ETags ---------------------------------------------------------------
 
@@ -401,12 +480,17 @@ class BusinessCentralConnector(Connector):
         return str(found[0]["number"])
 
     async def settle_ambiguous(self, command: Command) -> JSONObject | None:
-        """Look the sales order up by its ``externalDocumentNumber``."""
+        """Look the document up by the ``externalDocumentNumber`` the command gives it."""
         if command.kind == CLOSE_ORDER:
             close_id = str(command.payload.get("order_id") or "")
             if not close_id or await self.find_sales_order(close_id) is not None:
-                return None  # not deleted: deleting it again (with a fresh ETag) is safe
+                return None  # closing it again (fresh ETags, only what is left) is safe
+            posted = await self.posted_status(close_id)
+            if posted is not None:
+                return _closed(close_id, posted, 0)
             return _deleted(close_id, None)
+        if command.kind in (AUTHORIZE_RETURN, CREDIT_RETURN):
+            return await self._settle_return(command)
         if command.kind != CREATE_ORDER:
             return None
         order = command.payload.get("order")
@@ -415,31 +499,127 @@ class BusinessCentralConnector(Connector):
         )
         return await self._existing(str(order_id or ""))
 
+    async def _settle_return(self, command: Command) -> JSONObject | None:
+        payload = command.payload
+        ret = payload.get("return")
+        return_id = (
+            payload.get("return_id")
+            if command.kind == CREDIT_RETURN
+            else (ret.get("id") if isinstance(ret, Mapping) else None)
+        )
+        if not isinstance(return_id, str) or not return_id.strip():
+            return None
+        memo = await self.find_credit_memo(return_id)
+        if memo is None:
+            return None  # not created: creating it is safe
+        if command.kind == AUTHORIZE_RETURN:
+            return credit_memo_result(memo, return_id=return_id)
+        if memo.get("status") == DRAFT:
+            return None  # not posted: posting it is safe
+        return {**credit_memo_result(memo, return_id=return_id), "credit_id": _credit_id(payload)}
+
     @handles(UPDATE_ORDER)
     async def update_sales_order(self, command: Command) -> JSONObject:
-        """Set header fields of the sales order of ``payload.order_id`` (``payload.changes``)."""
+        """Apply ``payload.changes`` to the sales order of ``payload.order_id``.
+
+        Canonical changes are mapped (`crossdock.connectors.businesscentral.edits`):
+        ``shipping_address`` to the ``shipTo*`` header fields, ``lines`` to line edits (a
+        PATCH of the line's ``quantity`` under its ETag, a POST of a new line, a DELETE of a
+        line nothing of which shipped). Other keys are header fields by Business Central's
+        names, PATCHed as given. Stale ETags are settled by re-reading; what the order already
+        has is not written, so a retry (an ambiguous POST included: it is retried, and the
+        retry reads the order again) changes nothing twice.
+
+        Returns:
+            The order's create result fields and ``updated`` (the change names).
+        """
         changes = command.payload.get("changes")
         if not isinstance(changes, dict) or not changes:
             raise PermanentFailureError(f"{UPDATE_ORDER} needs a non-empty changes object")
         order = await self._order_of(command.payload)
-        updated = await self.patch_entity(self._order_path(order["id"]), changes, current=order)
-        return _order_result(updated, created=False)
+        path = self._order_path(str(order["id"]))
+        header = header_changes(changes)
+        plan = line_plan(order, changes["lines"]) if "lines" in changes else []
+        updated = order
+        if header:
+            updated = await self.patch_entity(path, header, current=order)
+        for edit in plan:
+            await self._edit_line(path, edit)
+        if plan:
+            updated = await self.get_sales_order(str(order["id"]))
+        return {**_order_result(updated, created=False), "updated": sorted(changes)}
+
+    async def _edit_line(self, order_path: str, edit: LineEdit) -> None:
+        """Perform one line edit; a stale ETag is settled by re-reading the line."""
+        if edit.action == "add":
+            await self.call(
+                "POST",
+                f"{order_path}/salesOrderLines",
+                json=edit.body,
+                idempotent=False,  # a second line if resent blindly: the retry re-reads
+            )
+            return
+        line_path = f"{order_path}/salesOrderLines({edit.line['id']})"
+        quantity = edit.quantity
+        if edit.action == "set":
+            await self.patch_entity(
+                line_path,
+                lambda fresh: {
+                    "quantity": quantity
+                    if quantity is not None
+                    else Decimal(str(fresh.get("shippedQuantity") or 0))
+                },
+                current=dict(edit.line),
+            )
+            return
+        line = edit.line
+        for _ in range(self.conflict_attempts):
+            if Decimal(str(line.get("shippedQuantity") or 0)) > 0:
+                # Shipped since it was read: cancel only what is left.
+                await self._edit_line(order_path, LineEdit("set", line=line))
+                return
+            try:
+                await self.call(
+                    "DELETE",
+                    line_path,
+                    headers={"If-Match": str(line["@odata.etag"])},
+                    idempotent=True,  # guarded by the ETag; a repeat finds it gone
+                )
+                return
+            except ConflictError as exc:
+                if not has_code(exc, ENTITY_CHANGED):
+                    raise
+                self.conflicts_settled += 1
+            except PermanentFailureError as exc:
+                if exc.classification is None or NOT_FOUND not in exc.classification.codes:
+                    raise
+                return  # already gone
+            try:
+                line = await self.get_json(line_path)
+            except PermanentFailureError as exc:
+                if exc.classification is None or NOT_FOUND not in exc.classification.codes:
+                    raise
+                return  # deleted by someone else meanwhile
+        raise ConflictError(
+            f"{line_path} changed under us {self.conflict_attempts} times in a row; retry later"
+        )
 
     @handles(CLOSE_ORDER, idempotent=False)
     async def close_sales_order(self, command: Command) -> JSONObject:
-        """Delete the sales order of ``payload.order_id`` if nothing of it is shipped.
+        """Cancel what is left to ship of the sales order of ``payload.order_id``.
 
-        Business Central has no "close": an unshipped sales order is deleted (``DELETE`` with
-        its ETag in ``If-Match``; a stale one is settled by reading the order again, never by
-        ``If-Match: *``). An order no longer there is done.
+        Business Central has no "close". A sales order nothing of which is shipped is deleted
+        (``DELETE`` with its ETag in ``If-Match``). On a partly shipped one each line's
+        ``quantity`` is lowered to its ``shippedQuantity`` (a PATCH under the line's ETag): the
+        shipped part stays, invoiced. A stale ETag is settled by reading again, never by
+        ``If-Match: *``. An order no longer there, or with nothing left to ship, is done.
 
         Returns:
-            ``erp_id`` / ``bc_order_id`` (None when it was not there), ``number`` and
-            ``status`` `DELETED`.
+            ``erp_id`` / ``bc_order_id`` (None when it was not there), ``number``,
+            ``external_document_number``, ``status`` (`DELETED`, or `CLOSED` with
+            ``closed_lines``: the lines whose remainder was cancelled).
 
         Raises:
-            PermanentFailureError: Lines are shipped (a posted shipment cannot be deleted: the
-                order needs a return and credit memo), or the order is already posted.
             ConflictError: It changed under us `conflict_attempts` times in a row.
         """
         order_id = command.payload.get("order_id")
@@ -448,23 +628,15 @@ class BusinessCentralConnector(Connector):
         for _ in range(self.conflict_attempts):
             order = await self.find_sales_order(order_id)
             if order is None:
-                if await self.posted_status(order_id) is not None:
-                    raise PermanentFailureError(
-                        f"{CLOSE_ORDER}: order {order_id} is completely shipped and invoiced "
-                        "(posted shipments carry it); it cannot be closed, only returned"
-                    )
+                posted = await self.posted_status(order_id)
+                if posted is not None:  # shipped and invoiced in full, then deleted by BC
+                    return _closed(order_id, posted, 0)
                 return _deleted(order_id, None)
-            shipped = [
-                f"{line.get('lineObjectNumber')} x{line.get('shippedQuantity')}"
+            if any(
+                Decimal(str(line.get("shippedQuantity") or 0)) > 0
                 for line in order.get("salesOrderLines") or []
-                if Decimal(str(line.get("shippedQuantity") or 0)) > 0
-            ]
-            if shipped:
-                raise PermanentFailureError(
-                    f"{CLOSE_ORDER}: sales order {order.get('number')} has shipped lines "
-                    f"({', '.join(shipped)}); Business Central cannot delete a sales order with "
-                    "posted shipments: the shipped part needs a return and credit memo"
-                )
+            ):
+                return await self._close_remainder(order_id, order)
             try:
                 await self.call(
                     "DELETE",
@@ -487,12 +659,25 @@ class BusinessCentralConnector(Connector):
             "row; retry later"
         )
 
+    async def _close_remainder(self, order_id: str, order: JSONObject) -> JSONObject:
+        """Lower each line's quantity to what it shipped (each PATCH settled on its own)."""
+        path = self._order_path(str(order["id"]))
+        remainder = close_plan(order)
+        for line in remainder:
+            await self.patch_entity(
+                f"{path}/salesOrderLines({line['id']})",
+                lambda fresh: {"quantity": Decimal(str(fresh.get("shippedQuantity") or 0))},
+                current=dict(line),
+            )
+        return _closed(order_id, order, len(remainder))
+
     @handles(FULFIL_ORDER)
     async def record_fulfilment(self, command: Command) -> JSONObject:
         """Post shipment and invoice up to ``payload.lines`` (cumulative ``quantity_shipped``
         per ``sku``; all outstanding when absent).
 
         The shipped quantities are read first: what is already shipped is not posted again.
+        The invoice also takes units an earlier posting shipped without invoicing.
 
         Returns:
             The order status (see `sales_order_status`) and ``posted`` (whether this call
@@ -510,9 +695,13 @@ class BusinessCentralConnector(Connector):
             if line.get("lineType") != "Item":
                 continue
             quantity = plan.get(str(line["id"]), Decimal(0))
+            # Invoice what ships now and whatever an earlier posting shipped but did not invoice.
+            behind = Decimal(str(line.get("shippedQuantity") or 0)) - Decimal(
+                str(line.get("invoicedQuantity") or 0)
+            )
             await self.patch_entity(
                 f"{path}/salesOrderLines({line['id']})",
-                {"shipQuantity": quantity, "invoiceQuantity": quantity},
+                {"shipQuantity": quantity, "invoiceQuantity": quantity + max(behind, Decimal(0))},
                 current=line,
             )
         await self.call("POST", f"{path}/Microsoft.NAV.shipAndInvoice")
@@ -556,6 +745,132 @@ class BusinessCentralConnector(Connector):
         lines = [{"sku": sku, "quantity_shipped": str(q)} for sku, q in targets.items()]
         fulfil = {"order_id": str(order_id), "lines": lines}
         return await self.record_fulfilment(replace(command, kind=FULFIL_ORDER, payload=fulfil))
+
+    @handles(INVOICE_CREATE)
+    async def create_invoice(self, command: Command) -> JSONObject:
+        """Report the posted invoices of ``payload.order_id`` (``invoice_id``: the hub's id).
+
+        Business Central invoices each shipment as it posts it (``shipAndInvoice``): this
+        step posts nothing, so repeating it is harmless.
+
+        Returns:
+            `invoice_result`: ``id`` and ``number`` of the first invoice, ``invoices`` (all
+            of them), ``total``.
+
+        Raises:
+            RetryLaterError: A line is shipped and not invoiced, or nothing is invoiced yet
+                (the sales order may not even be there yet).
+        """
+        order_id = _required(command.payload, "order_id", INVOICE_CREATE)
+        invoice_id = command.payload.get("invoice_id")
+        order = await self.find_sales_order(order_id)
+        if order is not None:
+            pending = uninvoiced(order)
+            if pending:
+                raise RetryLaterError(
+                    f"{INVOICE_CREATE}: sales order {order.get('number')} has shipped lines not "
+                    f"invoiced yet ({', '.join(pending)}); retry once they are invoiced"
+                )
+        number = str(order.get("number")) if order is not None else None
+        invoices = await self.order_invoices(order_id, order_number=number)
+        if not invoices:
+            where = f"sales order {number}" if number else f"order {order_id}"
+            raise RetryLaterError(
+                f"{INVOICE_CREATE}: nothing of {where} is invoiced yet in Business Central "
+                "(invoices are posted with each shipment); retry later"
+            )
+        return invoice_result(
+            invoices, order_id=order_id, invoice_id=str(invoice_id) if invoice_id else None
+        )
+
+    @handles(AUTHORIZE_RETURN, idempotent=False)
+    async def authorize_return(self, command: Command) -> JSONObject:
+        """Create the draft sales credit memo of ``payload.return`` (return.v1) unless it
+        exists.
+
+        Items by SKU at the order's prices (its open lines, else its posted invoices), no
+        more than were invoiced; applied to the first invoice that covers the whole return.
+
+        Returns:
+            `credit_memo_result` (``status`` ``Draft``, ``created``).
+
+        Raises:
+            PermanentFailureError: An invalid return, a line without SKU, an item the order
+                lacks or more units than it invoiced.
+            RetryLaterError: Neither the sales order nor an invoice of it is there yet.
+        """
+        ret = _return(command.payload)
+        return_id = str(ret.id)
+        order_id = _order_of_return(command.payload, ret)
+        existing = await self.find_credit_memo(return_id)
+        if existing is not None:
+            return credit_memo_result(existing, return_id=return_id)
+        returned = returned_quantities(ret, AUTHORIZE_RETURN)
+        order = await self.find_sales_order(order_id)
+        invoices = await self.order_invoices(
+            order_id, order_number=str(order["number"]) if order is not None else None
+        )
+        if order is not None:
+            sold = sku_lines(order.get("salesOrderLines") or [], invoiced_key="invoicedQuantity")
+            source: Mapping[str, Any] = order
+        elif invoices:
+            sold = sku_lines(
+                [line for i in invoices for line in i.get("salesInvoiceLines") or []],
+                invoiced_key=None,
+            )
+            source = invoices[0]
+        else:
+            raise RetryLaterError(
+                f"{AUTHORIZE_RETURN}: no sales order or invoice of order {order_id} in Business "
+                "Central yet; retry later"
+            )
+        invoice = crediting_invoice(invoices, returned)
+        body = credit_memo_body(
+            ret,
+            returned,
+            sold,
+            customer_number=str(source.get("customerNumber")),
+            currency_code=source.get("currencyCode"),
+            invoice_id=str(invoice["id"]) if invoice is not None else None,
+            kind=AUTHORIZE_RETURN,
+        )
+        response = await self.call("POST", f"{self.company_path}/salesCreditMemos", json=body)
+        return credit_memo_result(response.json(), return_id=return_id, created=True)
+
+    @handles(CREDIT_RETURN, idempotent=False)
+    async def credit_return(self, command: Command) -> JSONObject:
+        """Post the credit memo of ``payload.return_id`` (``Microsoft.NAV.post``).
+
+        Returns:
+            `credit_memo_result` after posting (``status`` ``Open``, the posted ``number``),
+            ``posted`` (whether this call posted it) and ``credit_id`` (echoed).
+
+        Raises:
+            RetryLaterError: No credit memo for the return yet (its ``return.authorize`` may
+                still be queued).
+        """
+        return_id = _required(command.payload, "return_id", CREDIT_RETURN)
+        credit_id = _credit_id(command.payload)
+        memo = await self.find_credit_memo(return_id)
+        if memo is None:
+            raise RetryLaterError(
+                f"{CREDIT_RETURN}: no credit memo for return {return_id} yet "
+                f"({AUTHORIZE_RETURN} may still be queued); retry later"
+            )
+        if memo.get("status") != DRAFT:
+            return {**credit_memo_result(memo, return_id=return_id), "credit_id": credit_id}
+        path = self._memo_path(str(memo["id"]))
+        try:
+            await self.call("POST", f"{path}/Microsoft.NAV.post", idempotent=False)
+        except PermanentFailureError:
+            fresh = await self.find_credit_memo(return_id)
+            if fresh is None or fresh.get("status") == DRAFT:
+                raise
+            # Posted meanwhile (by someone else), so refused: done.
+            return {**credit_memo_result(fresh, return_id=return_id), "credit_id": credit_id}
+        posted = await self.get_json(path, {"$expand": "salesCreditMemoLines"})
+        result = credit_memo_result(posted, return_id=return_id, posted=True)
+        return {**result, "credit_id": credit_id}
 
     @handles(UPSERT_CUSTOMER)
     async def upsert_customer(self, command: Command) -> JSONObject:
@@ -685,6 +1000,58 @@ def _targets(lines: Any) -> dict[str, Decimal] | None:
             ) from None
         targets[str(line["sku"])] = quantity
     return targets
+
+
+def _required(payload: Mapping[str, Any], key: str, kind: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise PermanentFailureError(f"{kind} needs a non-empty {key}")
+    return value
+
+
+def _credit_id(payload: Mapping[str, Any]) -> str | None:
+    value = payload.get("credit_id")
+    return str(value) if value else None
+
+
+def _return(payload: Mapping[str, Any]) -> Return:
+    try:
+        ret = Return.model_validate(payload.get("return"))
+    except ValidationError as exc:
+        raise PermanentFailureError(
+            f"{AUTHORIZE_RETURN}: return is not a valid return.v1: {exc}"
+        ) from exc
+    if not ret.id:
+        raise PermanentFailureError(f"{AUTHORIZE_RETURN}: the return needs its hub id")
+    return ret
+
+
+def _order_of_return(payload: Mapping[str, Any], ret: Return) -> str:
+    given = payload.get("order_id")
+    if given is not None and (not isinstance(given, str) or not given.strip()):
+        raise PermanentFailureError(f"{AUTHORIZE_RETURN}: order_id must be a non-empty string")
+    if given and ret.order.id and given != ret.order.id:
+        raise PermanentFailureError(
+            f"{AUTHORIZE_RETURN}: order_id {given!r} is not the return's order {ret.order.id!r}"
+        )
+    order_id = given or ret.order.id
+    if not order_id:
+        raise PermanentFailureError(
+            f"{AUTHORIZE_RETURN}: the return's order needs its hub id (or give order_id)"
+        )
+    return str(order_id)
+
+
+def _closed(order_id: str, order: Mapping[str, Any], closed_lines: int) -> JSONObject:
+    bc_id = order.get("id") or order.get("bc_order_id")
+    return {
+        "erp_id": bc_id,
+        "bc_order_id": bc_id,
+        "number": order.get("number"),
+        "external_document_number": external_document_number(order_id),
+        "status": CLOSED,
+        "closed_lines": closed_lines,
+    }
 
 
 def _deleted(order_id: str, order: Mapping[str, Any] | None) -> JSONObject:

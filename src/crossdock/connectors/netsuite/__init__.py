@@ -1,8 +1,8 @@
 """NetSuite connector: SuiteTalk REST with token-based auth (OAuth 1.0a, HMAC-SHA256).
 
 `NetSuiteConnector` performs the ERP commands (customer upsert, sales order by external id,
-sales order close, fulfilment, invoice, return authorization and credit memo) within the
-account's concurrency slots, and polls inventory balances and order changes through SuiteQL
+its ship-to update and close, fulfilment, invoice, return authorization and credit memo) within
+the account's concurrency slots, and polls inventory balances and order changes through SuiteQL
 from a stored cursor.
 `order_from_netsuite` maps a salesOrder record to the canonical order.
 """
@@ -16,6 +16,7 @@ from crossdock.connectors.netsuite.connector import (
     RETURN_CREDIT,
     SALES_ORDER_CLOSE,
     SALES_ORDER_CREATE,
+    SALES_ORDER_UPDATE,
     NetSuiteConnector,
     rest_url,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "RETURN_CREDIT",
     "SALES_ORDER_CLOSE",
     "SALES_ORDER_CREATE",
+    "SALES_ORDER_UPDATE",
     "Cursor",
     "MappingFailedError",
     "NetSuiteConnector",

@@ -6,6 +6,9 @@ Outbound commands (each safe to perform again, settled by external id after an a
 - ``sales_order.create`` {order, customer_id?, location_id?}: read ``salesOrder/eid:<order.id>``,
   else ``PUT`` there (externalId = the canonical order id). A line without a SKU goes to the
   ``custom_item`` non-inventory item, a sold gift card to ``gift_card_item``.
+- ``sales_order.update`` {order_id, changes}: ``PATCH salesOrder/<id>`` of the changes it can
+  carry (``shipping_address`` -> ``shippingAddress``; ``lines`` -> the item sublist: new
+  quantities, closed remainders, added lines); any other change is refused by name.
 - ``sales_order.close`` {order_id, reason}: ``PATCH salesOrder/<id>`` setting ``isClosed`` on
   every line with something left to fulfil (or, on a non-inventory line, to bill).
 - ``fulfillment.record`` {shipment}: ``salesOrder/<id>/!transform/itemFulfillment`` of the
@@ -28,6 +31,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from crossdock.backbone.store import Command, JSONObject, Store
+from crossdock.canonical.address import Address
 from crossdock.canonical.customer import Customer
 from crossdock.canonical.envelope import Event
 from crossdock.canonical.order import Order
@@ -59,8 +63,10 @@ from crossdock.connectors.netsuite.payloads import (
     MappingFailedError,
     allocate_lines,
     customer_body,
+    line_changes,
     record_id_from_location,
     sales_order_body,
+    shipping_address_body,
 )
 from crossdock.connectors.netsuite.polling import Cursor, inventory_events, order_events, poll_into
 from crossdock.runtime.clock import Clock
@@ -74,6 +80,7 @@ __all__ = [
     "RETURN_CREDIT",
     "SALES_ORDER_CLOSE",
     "SALES_ORDER_CREATE",
+    "SALES_ORDER_UPDATE",
     "NetSuiteConnector",
     "rest_url",
 ]
@@ -81,6 +88,8 @@ __all__ = [
 CUSTOMER_UPSERT: Final = "customer.upsert"
 SALES_ORDER_CREATE: Final = "sales_order.create"
 SALES_ORDER_CLOSE: Final = "sales_order.close"
+SALES_ORDER_UPDATE: Final = "sales_order.update"
+_UPDATABLE: Final = frozenset({"shipping_address", "lines"})
 NOT_IN_ERP: Final = "not_in_erp"
 """``sales_order.close`` status of an order NetSuite never had (its create was dead-lettered:
 the flow's commands to one system run in order, so a create still queued runs first)."""
@@ -331,6 +340,48 @@ class NetSuiteConnector(Connector):
             raise ConflictError(f"sales order {order.id} not readable right after its PUT")
         return _result(created)
 
+    @handles(SALES_ORDER_UPDATE)
+    async def update_sales_order(self, command: Command) -> JSONObject:
+        """Apply an allowed edit to the sales order: one ``PATCH salesOrder/<id>``.
+
+        ``shipping_address`` becomes ``shippingAddress``; ``lines`` (each ``{sku, quantity,
+        line_id?, unit_price?, title?}``: the line's new quantity) are matched to the order's
+        lines by SKU (`line_changes`): a new quantity is set, 0 closes the unshipped rest, a
+        SKU the order lacks is added. Any other change is a permanent failure naming it.
+        The order is read first and only what differs is sent, so a repeat changes nothing
+        twice; an ambiguous PATCH is retried, and the retry reads the order again.
+        """
+        order_id = _text(command.payload, "order_id", command.kind)
+        changes = command.payload.get("changes")
+        if not isinstance(changes, Mapping) or not changes:
+            raise PermanentFailureError(f"{command.kind}: no changes given")
+        unknown = sorted(set(changes) - _UPDATABLE)
+        if unknown:
+            raise PermanentFailureError(
+                f"{command.kind}: NetSuite cannot take changes of {', '.join(unknown)}"
+            )
+        body: dict[str, Any] = {}
+        if "shipping_address" in changes:
+            address = _model(Address, changes, "shipping_address", command.kind)
+            body["shippingAddress"] = shipping_address_body(address)
+        record = await self._order_or_conflict(order_id, command.kind)
+        if "lines" in changes:
+            try:
+                items = line_changes(record, changes["lines"])
+            except MappingFailedError as exc:
+                raise PermanentFailureError(f"{command.kind}: {exc}") from exc
+            if items:
+                body["item"] = {"items": items}
+        if body:
+            # A line added twice would be two lines: never resent blindly (the retry re-reads).
+            await self.request(
+                "PATCH",
+                f"record/v1/salesOrder/{record['id']}",
+                json=body,
+                idempotent="item" not in body,
+            )
+        return {**_result(record), "updated": sorted(changes)}
+
     @handles(SALES_ORDER_CLOSE, idempotent=False)
     async def close_sales_order(self, command: Command) -> JSONObject:
         """Close every line of the sales order that has something left to fulfil or bill.
@@ -412,14 +463,18 @@ class NetSuiteConnector(Connector):
 
     @handles(RETURN_AUTHORIZE, idempotent=False)
     async def authorize_return(self, command: Command) -> JSONObject:
-        """Transform the order into a returnAuthorization of the return's lines."""
+        """Transform the order into a returnAuthorization of the return's lines.
+
+        The order is the payload's ``order_id`` when given, else the return's ``order.id``.
+        """
         ret: Return = _model(Return, command.payload, "return", command.kind)
-        if not ret.id or not ret.order.id:
+        order_id = str(command.payload.get("order_id") or ret.order.id or "")
+        if not ret.id or not order_id:
             raise PermanentFailureError(f"{command.kind}: the return and its order need hub ids")
         existing = await self.find("returnAuthorization", ret.id, expand=False)
         if existing is not None:
             return _result(existing)
-        order = await self._order_or_conflict(ret.order.id, command.kind)
+        order = await self._order_or_conflict(order_id, command.kind)
         wanted = []
         for line in ret.lines:
             if not line.sku:

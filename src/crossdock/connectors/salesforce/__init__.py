@@ -2,7 +2,9 @@
 
 Outbound, `SalesforceConnector` handles ``customer.upsert``, ``customer.upsert_batch``,
 ``order.create``, ``order.update_status`` and ``case.open``, every write keyed by an external
-id, under the org's daily allocation (`DailyAllocation` fed by ``Sforce-Limit-Info``).
+id, under the org's daily allocation (`DailyAllocation` fed by ``Sforce-Limit-Info``). Order
+lines without a SKU and sold gift cards go to catch-all products (``custom_product``,
+``gift_card_product``, by ProductCode); an Order racing its Account's upsert is retried.
 Inbound, `ChangeSubscriber` follows Change Data Capture over CometD and commits canonical
 ``customer.upserted`` events with their replay ids through a `ReplayStore`. The pure parts are
 `order_from_salesforce`, `customer_from_records` and the field mappers in `records`.
@@ -18,12 +20,16 @@ from crossdock.connectors.salesforce.cdc import (
     parse_change,
 )
 from crossdock.connectors.salesforce.connector import (
+    ACCOUNT_RETRY_AFTER_S,
     CASE_OPEN,
     COLLECTION_LIMIT,
     CUSTOMER_UPSERT,
     CUSTOMER_UPSERT_BATCH,
+    DEFAULT_CUSTOM_PRODUCT,
+    DEFAULT_GIFT_CARD_PRODUCT,
     ORDER_CREATE,
     ORDER_UPDATE_STATUS,
+    CatchAllProductError,
     RecordResult,
     SalesforceConnector,
     UnknownSkuError,
@@ -45,15 +51,19 @@ from crossdock.connectors.salesforce.replay import (
 
 __all__ = [
     "ACCOUNT_CHANNELS",
+    "ACCOUNT_RETRY_AFTER_S",
     "CASE_OPEN",
     "COLLECTION_LIMIT",
     "CUSTOMER_UPSERT",
     "CUSTOMER_UPSERT_BATCH",
+    "DEFAULT_CUSTOM_PRODUCT",
+    "DEFAULT_GIFT_CARD_PRODUCT",
     "ORDER_CREATE",
     "ORDER_UPDATE_STATUS",
     "SALESFORCE_ERROR_TABLE",
     "VALIDATION_CODES",
     "BackboneReplayStore",
+    "CatchAllProductError",
     "ChangeEvent",
     "ChangeSubscriber",
     "DecodeError",

@@ -5,6 +5,13 @@ upsert by ``Shopify_Customer_Id__c`` (or another external id field), orders by
 ``Shopify_Order_Id__c``, order items by ``Shopify_Line_Item_Id__c``, cases by
 ``Hub_Exception_Id__c``. Each call carries ``Sforce-Call-Options: client=<client_id>``, so
 the change events of the hub's own writes can be recognised and dropped.
+
+Order lines that name no stocked product are mapped the way NetSuite's are: a custom line (no
+SKU: a Shopify custom item) becomes an OrderItem of the ``custom_product`` catch-all Product2,
+a sold gift card one of the ``gift_card_product`` catch-all (both found by ``ProductCode``),
+each keeping the line's own description, unit price and quantity. An Order whose Account (by
+external id) is not in Salesforce yet is retried: the Account's upsert belongs to another flow
+instance and may simply not have landed.
 """
 
 from __future__ import annotations
@@ -16,12 +23,14 @@ from typing import Any, Final
 from crossdock.backbone.store import Command, JSONObject
 from crossdock.canonical.customer import Customer
 from crossdock.canonical.mapping import MappingError
-from crossdock.canonical.order import Order
+from crossdock.canonical.order import Order, OrderLine
 from crossdock.connectorkit import (
+    ConflictError,
     Connector,
     ErrorTable,
     Outcome,
     PermanentFailureError,
+    RetryLaterError,
     Rule,
     handles,
 )
@@ -41,12 +50,16 @@ from crossdock.runtime.clock import Clock
 from crossdock.runtime.resilience import CircuitBreaker, DailyAllocation, RateBudget
 
 __all__ = [
+    "ACCOUNT_RETRY_AFTER_S",
     "CASE_OPEN",
     "COLLECTION_LIMIT",
     "CUSTOMER_UPSERT",
     "CUSTOMER_UPSERT_BATCH",
+    "DEFAULT_CUSTOM_PRODUCT",
+    "DEFAULT_GIFT_CARD_PRODUCT",
     "ORDER_CREATE",
     "ORDER_UPDATE_STATUS",
+    "CatchAllProductError",
     "RecordResult",
     "SalesforceConnector",
     "UnknownSkuError",
@@ -62,6 +75,13 @@ COLLECTION_LIMIT: Final = 200
 ORDER_KEY: Final = "Shopify_Order_Id__c"
 LINE_KEY: Final = "Shopify_Line_Item_Id__c"
 CASE_KEY: Final = "Hub_Exception_Id__c"
+DEFAULT_CUSTOM_PRODUCT: Final = "CROSSDOCK-CUSTOM"
+"""ProductCode of the catch-all Product2 that carries order lines without a SKU."""
+DEFAULT_GIFT_CARD_PRODUCT: Final = "CROSSDOCK-GIFTCARD"
+"""ProductCode of the catch-all Product2 that carries sold gift cards."""
+ACCOUNT_RETRY_AFTER_S: Final = 5.0
+"""Seconds before an Order (or Case) whose Account is not in Salesforce yet is tried again."""
+_MISSING_PARENT_CODES: Final = frozenset({"INVALID_FIELD"})
 _NOT_FOUND_IS_AN_ANSWER = SALESFORCE_ERROR_TABLE.extend(
     Rule(Outcome.OK, status=404, reason="not found (an answer to a lookup)")
 )
@@ -80,6 +100,26 @@ class UnknownSkuError(PermanentFailureError):
             f"unknown SKU(s) {', '.join(self.skus)}: no active Product2 with a PricebookEntry "
             f"in price book {pricebook_id}",
             detail="create the Product2 (SKU__c) and its PricebookEntry, then replay",
+        )
+
+
+class CatchAllProductError(PermanentFailureError):
+    """A catch-all product that order lines without a SKU (or gift cards) need is missing.
+
+    Attributes:
+        setting: The connector setting that names it (``custom_product`` or
+            ``gift_card_product``).
+        product_code: The ``ProductCode`` looked for.
+    """
+
+    def __init__(self, setting: str, product_code: str, pricebook_id: str, order: str) -> None:
+        self.setting = setting
+        self.product_code = product_code
+        super().__init__(
+            f"order {order}: no active Product2 with ProductCode {product_code} (the "
+            f"{setting} setting) and a PricebookEntry in price book {pricebook_id}",
+            detail=f"create that catch-all product, or set {setting} to one that exists, "
+            "then replay",
         )
 
 
@@ -143,6 +183,12 @@ class SalesforceConnector(Connector):
         client_id: Sent as ``Sforce-Call-Options: client=<id>``; change events whose
             ``changeOrigin`` names it are the hub's own echoes.
         pricebook_id: The price book orders use (None: the standard one, looked up once).
+        custom_product: ProductCode of the catch-all Product2 that carries order lines
+            without a SKU (custom items); None refuses such lines.
+        gift_card_product: ProductCode of the catch-all Product2 that carries sold gift
+            cards; None maps a gift card line by its SKU like any other.
+        account_retry_after: Seconds before an Order (or Case) whose Account is not in
+            Salesforce yet is tried again.
         daily_limit: The org's daily API allocation until a response reports it.
         destination: This instance's name (default ``salesforce``).
         rate_budget: The destination's budget (default: a `DailyAllocation` that follows
@@ -163,6 +209,9 @@ class SalesforceConnector(Connector):
         api_version: str = "62.0",
         client_id: str = "crossdock-hub",
         pricebook_id: str | None = None,
+        custom_product: str | None = DEFAULT_CUSTOM_PRODUCT,
+        gift_card_product: str | None = DEFAULT_GIFT_CARD_PRODUCT,
+        account_retry_after: float = ACCOUNT_RETRY_AFTER_S,
         daily_limit: int = 15_000,
         destination: str | None = None,
         rate_budget: RateBudget | None = None,
@@ -182,6 +231,9 @@ class SalesforceConnector(Connector):
         self.api_version = api_version
         self.client_id = client_id
         self.pricebook_id = pricebook_id
+        self.custom_product = custom_product
+        self.gift_card_product = gift_card_product
+        self.account_retry_after = account_retry_after
 
     def build_rate_budget(self) -> RateBudget:
         """The org's rolling daily allocation, adapted from ``Sforce-Limit-Info``."""
@@ -443,11 +495,118 @@ class SalesforceConnector(Connector):
             raise UnknownSkuError(missing, pricebook)
         return {s: found[s.lower()] for s in wanted}
 
+    async def resolve_product_codes(self, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Active PricebookEntry per ``Product2.ProductCode`` in the order price book.
+
+        Used for the catch-all products; a code with no active entry is left out.
+        """
+        pricebook = await self.standard_pricebook()
+        wanted = sorted(set(codes))
+        if not wanted:
+            return {}
+        quoted = ", ".join(soql_literal(c) for c in wanted)
+        rows = await self.query(
+            "SELECT Id, Product2Id, UnitPrice, Product2.ProductCode FROM PricebookEntry "  # noqa: S608 - SOQL, values escaped
+            f"WHERE Pricebook2Id = {soql_literal(pricebook)} AND IsActive = true "
+            f"AND Product2.IsActive = true AND Product2.ProductCode IN ({quoted})"
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            code = (row.get("Product2") or {}).get("ProductCode")
+            if isinstance(code, str):
+                found.setdefault(code.lower(), row)
+        return {c: found[c.lower()] for c in wanted if c.lower() in found}
+
+    def catch_all_for(self, order: Order, line: OrderLine) -> tuple[str, str] | None:
+        """The (setting, ProductCode) of the catch-all product that carries `line`.
+
+        None when the line goes by its own SKU. A sold gift card goes to
+        ``gift_card_product`` (when set), a line without a SKU to ``custom_product``.
+
+        Raises:
+            PermanentFailureError: The line has no SKU and no ``custom_product`` is set.
+        """
+        if line.gift_card and self.gift_card_product:
+            return "gift_card_product", self.gift_card_product
+        if line.sku:
+            return None
+        if self.custom_product:
+            return "custom_product", self.custom_product
+        raise PermanentFailureError(
+            f"order {order.number}: line {line.line_id} has no SKU and no custom_product "
+            "catch-all is configured"
+        )
+
+    async def _entries(self, order: Order) -> dict[str, str]:
+        """The PricebookEntry id of every line of `order`, by line id (nothing is written).
+
+        Raises:
+            UnknownSkuError: A SKU has no active Product2 + PricebookEntry.
+            CatchAllProductError: A catch-all product a line needs is missing.
+        """
+        catch_alls = {line.line_id: self.catch_all_for(order, line) for line in order.lines}
+        skus = [line.sku for line in order.lines if line.sku and catch_alls[line.line_id] is None]
+        by_sku = await self.resolve_skus(skus) if skus else {}
+        codes = {found[1]: found[0] for found in catch_alls.values() if found is not None}
+        by_code = await self.resolve_product_codes(list(codes))
+        for code, setting in sorted(codes.items()):
+            if code not in by_code:
+                raise CatchAllProductError(
+                    setting, code, await self.standard_pricebook(), order.number
+                )
+        entries: dict[str, str] = {}
+        for line in order.lines:
+            found = catch_alls[line.line_id]
+            row = by_code[found[1]] if found is not None else by_sku[str(line.sku)]
+            entries[line.line_id] = str(row["Id"])
+        return entries
+
     async def find_order(self, order_key: str) -> dict[str, Any] | None:
         """The Order whose ``Shopify_Order_Id__c`` is ``order_key``, or None."""
         return await self.find_by_external_id(
             "Order", ORDER_KEY, order_key, ("Id", "OrderNumber", "Status", "StatusCode")
         )
+
+    async def upsert_for_account(
+        self,
+        sobject: str,
+        field: str,
+        value: str,
+        fields: Mapping[str, Any],
+        account: tuple[str, str],
+    ) -> RecordResult:
+        """`upsert` a record that references an Account by external id.
+
+        The Account's own upsert is another flow instance's command (another outbox
+        partition), so it may not have landed yet: when Salesforce refuses the reference and
+        the Account is indeed not there, this is worth another try, not a dead letter.
+
+        Raises:
+            RetryLaterError: The Account is not in Salesforce yet (after
+                ``account_retry_after`` seconds; the outbox's attempt limit still applies).
+            PermanentFailureError: Any other refusal.
+        """
+        try:
+            return await self.upsert(sobject, field, value, fields)
+        except PermanentFailureError as exc:
+            codes = exc.classification.codes if exc.classification is not None else ()
+            if not _MISSING_PARENT_CODES.intersection(codes):
+                raise
+            account_field, account_value = account
+            if await self._account_exists(account_field, account_value):
+                raise
+            raise RetryLaterError(
+                f"{sobject} {field}={value}: Account {account_field}={account_value} is not in "
+                "Salesforce yet (its customer.upsert may still be queued in another partition)",
+                retry_after=self.account_retry_after,
+            ) from exc
+
+    async def _account_exists(self, field: str, value: str) -> bool:
+        try:
+            found = await self.find_by_external_id("Account", field, value, ("Id",))
+        except ConflictError:
+            return True  # several Accounts match: the refusal stands, no retry mends it
+        return found is not None
 
     @handles(ORDER_CREATE, idempotent=False)
     async def create_order(self, command: Command) -> JSONObject:
@@ -456,37 +615,37 @@ class SalesforceConnector(Connector):
         Payload: ``order`` (order.v1 JSON), ``order_key`` (its ``Shopify_Order_Id__c``) and
         ``account`` ``{field, value}`` (the Account's external id). Every step is keyed by an
         external id (the header by ``order_key``, each item by ``<order_key>:<line_id>``), so
-        a retry finishes what an interrupted attempt began and never creates twice.
+        a retry finishes what an interrupted attempt began and never creates twice. Lines
+        without a SKU and sold gift cards become items of the catch-all products
+        (`catch_all_for`), with the line's own description, unit price and quantity.
 
         Returns:
             ``order_id``, ``order_number``, ``status``, ``created``, ``item_ids``.
 
         Raises:
             UnknownSkuError: A line's SKU cannot become an OrderItem (nothing is written).
+            CatchAllProductError: A catch-all product is missing (nothing is written).
+            RetryLaterError: The Account is not in Salesforce yet (nothing is written).
         """
         order = _order(command.payload.get("order"))
         key = _text(command.payload, "order_key")
-        account_field, account_value = _key(command.payload, "account")
+        account = _key(command.payload, "account")
         existing = await self.find_order(key)
         if existing is not None and existing.get("StatusCode") == "Activated":
             return _order_result(existing, created=False, item_ids=None)
-        unskued = [line.line_id for line in order.lines if not line.sku]
-        if unskued:
-            raise PermanentFailureError(f"order {order.number}: lines {unskued} have no SKU")
-        entries = await self.resolve_skus([line.sku for line in order.lines if line.sku])
+        entries = await self._entries(order)
         pricebook = await self.standard_pricebook()
         header = order_fields(order, pricebook_id=pricebook)
-        header["Account"] = {account_field: account_value}
-        written = await self.upsert("Order", ORDER_KEY, key, header)
+        header["Account"] = {account[0]: account[1]}
+        written = await self.upsert_for_account("Order", ORDER_KEY, key, header, account)
         assert written.id is not None
         items = [
             {
                 LINE_KEY: f"{key}:{line.line_id}",
                 "OrderId": written.id,
-                **order_item_fields(line, pricebook_entry_id=str(entries[line.sku]["Id"])),
+                **order_item_fields(line, pricebook_entry_id=entries[line.line_id]),
             }
             for line in order.lines
-            if line.sku
         ]
         done = await self.upsert_collection("OrderItem", LINE_KEY, items, all_or_none=True)
         failed = [r for r in done if not r.success]
@@ -548,7 +707,8 @@ class SalesforceConnector(Connector):
         """Open (or find) the Case for an exception a flow raised, keyed by its exception id.
 
         Payload: ``exception_id``, ``subject``, optional ``description``, ``priority``
-        (default ``High``) and ``account`` ``{field, value}``.
+        (default ``High``) and ``account`` ``{field, value}``. A Case whose Account is not in
+        Salesforce yet is retried (`upsert_for_account`).
 
         Returns:
             ``case_id`` and ``created``.
@@ -563,10 +723,12 @@ class SalesforceConnector(Connector):
         description = command.payload.get("description")
         if isinstance(description, str) and description:
             fields["Description"] = description[:32000]
-        if command.payload.get("account") is not None:
-            account_field, account_value = _key(command.payload, "account")
-            fields["Account"] = {account_field: account_value}
-        result = await self.upsert("Case", CASE_KEY, exception_id, fields)
+        if command.payload.get("account") is None:
+            result = await self.upsert("Case", CASE_KEY, exception_id, fields)
+        else:
+            account = _key(command.payload, "account")
+            fields["Account"] = {account[0]: account[1]}
+            result = await self.upsert_for_account("Case", CASE_KEY, exception_id, fields, account)
         return {"case_id": result.id, "created": result.created}
 
 

@@ -11,6 +11,7 @@ Outbound command kinds (payloads are JSON objects; Shopify ids are integers):
 | ``fulfillment.create`` | ``order_id, shipments[{tracking_number, company, url, lines}]``   |
 | ``order.cancel``     | ``order_id[, reason, restock, email]``                                |
 | ``order.refund``     | ``order_id, refund_line_items[...], shipping, transactions?, note``   |
+| ``order.annotate``   | ``order_id[, tags_add[...], tags_remove[...], note]``                 |
 | ``product.update``   | ``product_id, product{title, body_html, tags, status, ...}``          |
 | ``price.update``     | ``product_id, variants[{variant_id, price, compare_at_price}]``       |
 
@@ -21,6 +22,11 @@ one tracking number per fulfilment).
 ``order.refund`` goes through GraphQL ``refundCreate`` with ``@idempotent(key:)`` (a UUID derived
 from the command's idempotency key and the refund's parameters) when the pinned API version is
 2026-01 or later, and through REST ``refunds.json`` before that.
+
+``order.annotate`` reads the order's tags and note, then writes only what changes: GraphQL
+``tagsAdd`` / ``tagsRemove`` and an ``orderUpdate`` of the note from 2026-01, a REST
+``PUT orders/{id}.json`` before that. Its note line ends with ``[crossdock:<idempotency key>]``
+and is appended only when the note does not carry that marker yet.
 """
 
 from __future__ import annotations
@@ -47,6 +53,13 @@ from crossdock.connectorkit import (
 from crossdock.connectorkit.auth import ApiTokenAuth, AuthScheme
 from crossdock.connectorkit.http import HttpClient, HttpResponse, Params
 from crossdock.connectorkit.http._client import UNSET
+from crossdock.connectors.shopify.annotate import (
+    Annotation,
+    AnnotationPlan,
+    command_marker,
+    marked_note,
+    split_tags,
+)
 from crossdock.connectors.shopify.budget import ShopifyBudget, use_api
 from crossdock.connectors.shopify.catalog import variant_inventory_items
 from crossdock.connectors.shopify.decode import (
@@ -62,10 +75,15 @@ from crossdock.connectors.shopify.decode import (
 )
 from crossdock.connectors.shopify.errors import SHOPIFY_ERROR_TABLE, USER_ERROR_OUTCOMES
 from crossdock.connectors.shopify.graphql import (
+    ANNOTATE_GRAPHQL_SINCE,
     INVENTORY_ITEM_SKU,
     INVENTORY_QUANTITY,
+    ORDER_NOTE_AND_TAGS,
+    ORDER_NOTE_UPDATE,
     PRICES_UPDATE,
     REFUND_CREATE_SINCE,
+    TAGS_ADD,
+    TAGS_REMOVE,
     idempotency_key,
     inventory_set_document,
     refund_create_document,
@@ -586,7 +604,7 @@ class ShopifyConnector(Connector):
         took effect (`settle_ambiguous`)."""
         order_id = _int(command.payload, "order_id")
         refund: dict[str, Any] = {
-            "note": _marked_note(command),
+            "note": marked_note(command),
             "notify": bool(command.payload.get("notify", False)),
             "refund_line_items": list(command.payload.get("refund_line_items") or []),
         }
@@ -648,11 +666,87 @@ class ShopifyConnector(Connector):
 
     async def _refund_with_marker(self, order_id: int, command: Command) -> JSONObject | None:
         response = await self.rest("GET", f"orders/{order_id}/refunds.json")
-        marker = _marker(command)
+        marker = command_marker(command)
         for refund in response.json().get("refunds") or []:
             if marker in str(refund.get("note") or ""):
                 return {"order_id": order_id, "refund_id": refund.get("id"), "already": True}
         return None
+
+    @handles("order.annotate")
+    async def annotate_order(self, command: Command) -> JSONObject:
+        """Add and remove order tags and append a line to the order's note, once.
+
+        The order's tags and note are read first and only what changes is written, so a
+        resend (or a retry on another pinned version) writes nothing twice: a tag already
+        there is not added again, and the note line is skipped when the note already carries
+        the command's marker. From API 2026-01: GraphQL ``tagsAdd`` and ``tagsRemove`` (they
+        touch no other tag) and ``orderUpdate`` of the note; before: one REST
+        ``PUT orders/{id}.json`` with the whole tag list and note (a tag a merchant adds
+        between the read and the write is lost there, as with any REST read-modify-write).
+
+        Raises:
+            PermanentFailureError: a malformed payload, an unknown order, or a refusal
+                (``userErrors``, REST 422) with Shopify's message.
+        """
+        order_id = _int(command.payload, "order_id")
+        annotation = Annotation.from_command(command, order_id)
+        if self.settings.api_version >= ANNOTATE_GRAPHQL_SINCE:
+            plan = await self._annotate_graphql(annotation)
+        else:
+            plan = await self._annotate_rest(annotation)
+        return plan.result(order_id)
+
+    async def _annotate_graphql(self, annotation: Annotation) -> AnnotationPlan:
+        order_id = annotation.order_id
+        order_gid = _gid("Order", order_id)
+        data = await self.graphql(ORDER_NOTE_AND_TAGS, {"id": order_gid}, cost=1)
+        order = data.get("order")
+        if not isinstance(order, Mapping):
+            raise PermanentFailureError(self._no_such_order(order_id))
+        plan = annotation.plan(split_tags(order.get("tags")), order.get("note"))
+        for document, mutation, tags in (
+            (TAGS_ADD, "tagsAdd", plan.add),
+            (TAGS_REMOVE, "tagsRemove", plan.remove),
+        ):
+            if tags:
+                answer = await self.graphql(document, {"id": order_gid, "tags": list(tags)})
+                errors = user_errors(answer, mutation)
+                if errors:
+                    raise _user_error(errors, f"order {order_id} {mutation}")
+        if plan.note is not None:
+            answer = await self.graphql(
+                ORDER_NOTE_UPDATE, {"input": {"id": order_gid, "note": plan.note}}
+            )
+            errors = user_errors(answer, "orderUpdate")
+            if errors:
+                raise _user_error(errors, f"order {order_id} note")
+        return plan
+
+    async def _annotate_rest(self, annotation: Annotation) -> AnnotationPlan:
+        order_id = annotation.order_id
+        try:
+            response = await self.rest(
+                "GET", f"orders/{order_id}.json", params={"fields": "id,tags,note"}
+            )
+        except PermanentFailureError as exc:
+            if exc.classification is not None and exc.classification.status == 404:
+                raise PermanentFailureError(self._no_such_order(order_id)) from exc
+            raise
+        order = response.json().get("order") or {}
+        plan = annotation.plan(split_tags(order.get("tags")), order.get("note"))
+        changes: dict[str, Any] = {}
+        if plan.tags_changed:
+            changes["tags"] = ", ".join(plan.tags)
+        if plan.note is not None:
+            changes["note"] = plan.note
+        if changes:
+            await self.rest(
+                "PUT", f"orders/{order_id}.json", json={"order": {"id": order_id, **changes}}
+            )
+        return plan
+
+    def _no_such_order(self, order_id: int) -> str:
+        return f"order {order_id} does not exist in {self.settings.shop_domain}"
 
     # ---- catalogue ----------------------------------------------------------------------------
 
@@ -821,18 +915,12 @@ def refund_input(order_id: int, refund: Mapping[str, Any]) -> JSONObject:
     return data
 
 
-def _marker(command: Command) -> str:
-    return f"[crossdock:{command.idempotency_key}]"
-
-
-def _marked_note(command: Command) -> str:
-    note = str(command.payload.get("note") or "").strip()
-    return f"{note} {_marker(command)}".strip()
-
-
 def _user_error(errors: Sequence[Mapping[str, Any]], what: str) -> Exception:
     code = str(errors[0].get("code") or "")
-    text = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
+    text = "; ".join(
+        f"{e['code']}: {e.get('message')}" if e.get("code") else str(e.get("message"))
+        for e in errors
+    )
     outcome = USER_ERROR_OUTCOMES.get(code, Outcome.PERMANENT)
     message = f"{what}: {text}"
     if outcome is Outcome.RETRY:

@@ -8,9 +8,11 @@ Every event gets:
 - ``time`` = the **source** timestamp (the resource's ``updated_at``, else
   X-Shopify-Triggered-At), so that an older update arriving late can be recognised as stale;
 - ``id`` = a UUID derived from (source, type, state key), where the state key is, for an order,
-  ``order:<id>@<updated_at>``. The same order state therefore gives the same event id whether
-  it came by webhook, by a retried or duplicated webhook, or by backfill, and the event log
-  (which ignores a second event with a known id) keeps one.
+  ``order:<id>@<updated_at>#<digest of the canonical order>``. The same order state therefore
+  gives the same event id whether it came by webhook, by a retried or duplicated webhook, or by
+  backfill, and the event log (which ignores a second event with a known id) keeps one; two
+  different states within the same second of ``updated_at`` (Shopify's resolution) stay two
+  events. A stock level's key likewise carries its quantity.
 
 Outcomes other than events are exceptions: `DecodeError` (malformed JSON, unknown topic, an
 unreadable field: store it and dead-letter it with its reason) and `OrderQuarantined` (the
@@ -19,6 +21,7 @@ totals do not add up: quarantine it with the difference).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -149,6 +152,11 @@ def order_state_key(payload: Payload) -> str:
     return f"order:{payload.get('id')}@{stamp}"
 
 
+def _digest(entity: BaseModel) -> str:
+    # The canonical form, so that a webhook and a backfill read of one state agree.
+    return hashlib.sha256(entity.model_dump_json().encode()).hexdigest()[:16]
+
+
 def event_id_for(source: str, event_type: str, state_key: str) -> str:
     """A deterministic event id (UUIDv5) for one type of event about one source state."""
     return str(uuid.uuid5(EVENT_NAMESPACE, f"{source}|{event_type}|{state_key}"))
@@ -174,7 +182,7 @@ def decode_order(topic: str, payload: Payload, ctx: DecodeContext) -> Event:
     return _event(
         ctx,
         event_type,
-        state_key=order_state_key(payload),
+        state_key=f"{order_state_key(payload)}#{_digest(order)}",
         subject=_gid(payload, "Order", order_id),
         time=order.updated_at or ctx.triggered_at,
         data=order,
@@ -259,7 +267,7 @@ def decode_inventory_level(
         return []
     state_key = (
         f"level:{payload.get('inventory_item_id')}@{payload.get('location_id')}"
-        f"@{level.as_of.astimezone(UTC).isoformat()}"
+        f"@{level.as_of.astimezone(UTC).isoformat()}@{level.available}"
     )
     return [
         _event(

@@ -8,10 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "ANNOTATE_GRAPHQL_SINCE",
     "INVENTORY_ITEM_SKU",
     "INVENTORY_QUANTITY",
+    "ORDER_NOTE_AND_TAGS",
+    "ORDER_NOTE_UPDATE",
     "PRICES_UPDATE",
     "REFUND_CREATE_SINCE",
+    "TAGS_ADD",
+    "TAGS_REMOVE",
     "idempotency_key",
     "inventory_set_document",
     "refund_create_document",
@@ -87,6 +92,33 @@ mutation PricesUpdate($productId: ID!, $variants: [ProductVariantsBulkInput!]!) 
     productVariants { id sku price compareAtPrice }
     userErrors { code field message }
   }
+}
+"""
+
+
+ANNOTATE_GRAPHQL_SINCE = REFUND_CREATE_SINCE
+"""From this pinned version ``order.annotate`` goes through GraphQL (``tagsAdd``, ``tagsRemove``,
+``orderUpdate``), as refunds do; older pins keep the REST order update."""
+
+ORDER_NOTE_AND_TAGS = """
+query OrderNoteAndTags($id: ID!) { order(id: $id) { id note tags } }
+"""
+
+TAGS_ADD = """
+mutation TagsAdd($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) { node { id } userErrors { field message } }
+}
+"""
+
+TAGS_REMOVE = """
+mutation TagsRemove($id: ID!, $tags: [String!]!) {
+  tagsRemove(id: $id, tags: $tags) { node { id } userErrors { field message } }
+}
+"""
+
+ORDER_NOTE_UPDATE = """
+mutation OrderNoteUpdate($input: OrderInput!) {
+  orderUpdate(input: $input) { order { id note } userErrors { field message } }
 }
 """
 

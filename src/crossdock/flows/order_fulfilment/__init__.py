@@ -8,9 +8,14 @@ lookups a decision needs.
 from crossdock.flows.order_fulfilment.decide import FLOW_NAME, OrderContext, decide
 from crossdock.flows.order_fulfilment.flow import EMAIL_LINK, OrderFulfilment, order_key_for
 from crossdock.flows.order_fulfilment.machine import MACHINE
-from crossdock.flows.order_fulfilment.ports import AvailabilityLookup, StaticAvailability
+from crossdock.flows.order_fulfilment.ports import (
+    AvailabilityLookup,
+    StaticAvailability,
+    StockReservations,
+)
 from crossdock.flows.order_fulfilment.settings import (
     BackorderRule,
+    EditQuantitiesUntil,
     FraudRules,
     OrderFulfilmentSettings,
     Route,
@@ -22,12 +27,14 @@ __all__ = [
     "MACHINE",
     "AvailabilityLookup",
     "BackorderRule",
+    "EditQuantitiesUntil",
     "FraudRules",
     "OrderContext",
     "OrderFulfilment",
     "OrderFulfilmentSettings",
     "Route",
     "StaticAvailability",
+    "StockReservations",
     "decide",
     "order_key_for",
 ]

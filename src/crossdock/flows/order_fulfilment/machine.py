@@ -21,16 +21,27 @@ _STATES = (
     State(
         "backorder", "Stock is short; held by the backorder rule, service team told.", "exception"
     ),
+    State(
+        "partial_backorder",
+        "Part of the order is at the warehouse (released or shipped); the rest waits for stock "
+        "(the split rule, or a short pick under hold or split) and is released as a new part.",
+        "exception",
+    ),
     State("payment_failed", "Payment was voided or refunded before release.", "exception"),
     State("fraud_hold", "A fraud rule matched; held for review.", "exception"),
     State("invalid_address", "The shipping address cannot be shipped to.", "exception"),
     State(
         "quarantined", "Unknown SKU or unmapped customer: kept aside with its reason.", "exception"
     ),
-    State("cancelled", "Cancelled before release; the ERP order closed.", "final"),
+    State(
+        "cancelled",
+        "Cancelled before release (or, under cancel_line, nothing was in stock); ERP order closed.",
+        "final",
+    ),
     State(
         "cancelled_after_release",
-        "Cancelled after release: warehouse cancelled, ERP closed, refunded, CRM updated.",
+        "Cancelled after release (or every unit short-picked under cancel_line): warehouse "
+        "cancelled, ERP closed, refunded, CRM updated.",
         "final",
     ),
 )
@@ -50,6 +61,7 @@ GATE_TARGETS: tuple[str, ...] = (
     "fraud_hold",
     "payment_failed",
     "backorder",
+    "partial_backorder",
     "released_to_warehouse",
 )
 """Where the release gate can send an order."""
@@ -68,7 +80,7 @@ PRE_RELEASE: tuple[str, ...] = (
 )
 """States in which a cancellation needs no warehouse compensation."""
 
-POST_RELEASE: tuple[str, ...] = ("released_to_warehouse", "partially_shipped")
+POST_RELEASE: tuple[str, ...] = ("released_to_warehouse", "partially_shipped", "partial_backorder")
 """States in which a cancellation compensates (warehouse, ERP, channel refund, CRM)."""
 
 _T = Transition
@@ -85,6 +97,36 @@ _FIXED = (
     _T("released_to_warehouse", "partially_shipped", "shipment.created|updated", "part shipped"),
     _T("released_to_warehouse", "shipped", "shipment.created|updated", "everything shipped"),
     _T("partially_shipped", "shipped", "shipment.created|updated", "the rest shipped"),
+    _T(
+        "released_to_warehouse",
+        "cancelled_after_release",
+        "short pick",
+        "cancel_line: the warehouse shipped nothing; every unit cancelled and refunded",
+    ),
+    _T(
+        "released_to_warehouse",
+        "partial_backorder",
+        "short pick",
+        "a final shipment fell short; the missing units wait for stock (hold, split)",
+    ),
+    _T(
+        "partially_shipped",
+        "partial_backorder",
+        "short pick",
+        "a final shipment fell short; the missing units wait for stock (hold, split)",
+    ),
+    _T(
+        "partial_backorder",
+        "released_to_warehouse",
+        "order.stock_check|updated",
+        "the backorder part released (nothing shipped yet)",
+    ),
+    _T(
+        "partial_backorder",
+        "partially_shipped",
+        "order.stock_check|updated",
+        "the backorder part released after an earlier part shipped",
+    ),
     _T("shipped", "delivered", "shipment.updated", "every shipment delivered"),
     _T("delivered", "invoiced", "erp.invoice.created", "ERP invoice posted"),
     _T("invoiced", "closed", "paid", "the order is paid (at once, or on invoice.paid)"),
@@ -94,6 +136,10 @@ _GATE = tuple(
     for source in GATE_SOURCES
     for target in GATE_TARGETS
     if source != target
+)
+_OUT_OF_STOCK = tuple(
+    _T(source, "cancelled", "release gate", "cancel_line: no unit in stock, every line cancelled")
+    for source in GATE_SOURCES
 )
 _CANCEL = tuple(
     _T(source, "cancelled", "order.cancelled", "close the ERP order, tell the CRM")
@@ -107,6 +153,6 @@ MACHINE = StateMachine(
     name="order_fulfilment",
     initial="received",
     states=_STATES,
-    transitions=_FIXED + _GATE + _CANCEL,
+    transitions=_FIXED + _GATE + _OUT_OF_STOCK + _CANCEL,
 )
 """The declared order-to-fulfilment machine."""

@@ -10,18 +10,39 @@ from typing import Any
 
 from crossdock.governance.model import Governance
 
-__all__ = ["BackorderRule", "FraudRules", "OrderFulfilmentSettings", "Route"]
+__all__ = ["BackorderRule", "EditQuantitiesUntil", "FraudRules", "OrderFulfilmentSettings", "Route"]
 
 
 class BackorderRule(StrEnum):
-    """What to do when stock is short: hold the order (only `hold` is implemented so far)."""
+    """What to do when stock is short (at the release gate, or after a short pick).
+
+    - ``hold``: keep the order until every unit is there, then release it whole (after a
+      short pick: the missing units wait and are released as a new warehouse order);
+    - ``split``: release what is in stock now; the rest waits and is released as a new
+      warehouse order when an ``order.stock_check`` finds it all;
+    - ``cancel_line``: release what is in stock; the short units are cancelled (refunded in
+      the channel, closed in the ERP once the released part is fulfilled).
+    """
 
     HOLD = "hold"
     SPLIT = "split"
     CANCEL_LINE = "cancel_line"
 
 
-_IMPLEMENTED_BACKORDER = frozenset({BackorderRule.HOLD})
+class EditQuantitiesUntil(StrEnum):
+    """Until when a channel's quantity edit (lines added, removed, quantities changed) of an
+    order the ERP has is applied and propagated to the ERP.
+
+    - ``release``: until the order is released to a warehouse (stock is checked again for the
+      new quantities; a short edit follows the backorder rule); later edits are rejected;
+    - ``erp``: never once the ERP sales order is asked for (every such edit is rejected).
+
+    Either way, an edit after release is rejected and shipments are capped at what the
+    channel order has open.
+    """
+
+    RELEASE = "release"
+    ERP = "erp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +102,7 @@ class OrderFulfilmentSettings:
         crm_account_field: The CRM Account field holding the hub customer id (its external id).
         crm_statuses: The CRM Order status picklist value of each flow state worth telling
             (states without one only send shipment details, or nothing).
+        edit_quantities_until: Until when quantity edits are applied (`EditQuantitiesUntil`).
     """
 
     erp: str
@@ -93,12 +115,11 @@ class OrderFulfilmentSettings:
     release_on: frozenset[str] = frozenset({"paid", "authorized"})
     crm_account_field: str = "ERP_Id__c"
     crm_statuses: Mapping[str, str] = field(default_factory=lambda: {"shipped": "Shipped"})
+    edit_quantities_until: EditQuantitiesUntil = EditQuantitiesUntil.RELEASE
 
     def __post_init__(self) -> None:
         if not self.routing or self.routing[-1].countries or self.routing[-1].channels:
             raise ValueError("the last routing rule must match every order")
-        if self.backorder not in _IMPLEMENTED_BACKORDER:
-            raise ValueError(f"backorder rule {self.backorder.value!r} is not implemented yet")
 
     @classmethod
     def from_governance(
@@ -106,14 +127,18 @@ class OrderFulfilmentSettings:
         governance: Governance,
         *,
         fraud: FraudRules | None = None,
-        backorder: BackorderRule = BackorderRule.HOLD,
+        backorder: BackorderRule | None = None,
         crm_account_field: str = "ERP_Id__c",
         crm_statuses: Mapping[str, str] | None = None,
+        edit_quantities_until: EditQuantitiesUntil | None = None,
     ) -> OrderFulfilmentSettings:
         """Build the settings from ``[flows.order_fulfilment]`` of the governance file.
 
-        The governance table has no keys yet for the fraud and backorder rules or the CRM
-        field mapping: they come as arguments (defaults when omitted).
+        The backorder rule (``backorder``), the fraud rules (``fraud_hold_tags``,
+        ``fraud_max_total``, ``fraud_country_mismatch_above``) and the quantity edit policy
+        (``edit_quantities_until``) come from the table; `fraud`, `backorder` and
+        `edit_quantities_until`, when given, take precedence over it. The CRM field mapping has no
+        keys in the table yet: it comes as arguments (defaults when omitted).
 
         Raises:
             ValueError: The flow is not configured.
@@ -121,6 +146,14 @@ class OrderFulfilmentSettings:
         flow = governance.flows.order_fulfilment
         if flow is None:
             raise ValueError("the governance file has no [flows.order_fulfilment] table")
+        if fraud is None:
+            fraud = FraudRules(
+                hold_tags=frozenset(flow.fraud_hold_tags)
+                if flow.fraud_hold_tags is not None
+                else FraudRules().hold_tags,
+                max_total=flow.fraud_max_total,
+                country_mismatch_above=flow.fraud_country_mismatch_above,
+            )
         kinds = {name: str(system.kind) for name, system in governance.systems.items()}
         return cls(
             erp=flow.erp,
@@ -131,10 +164,13 @@ class OrderFulfilmentSettings:
             ),
             crm=flow.crm,
             tracking=flow.tracking,
-            fraud=fraud or FraudRules(),
-            backorder=backorder,
+            fraud=fraud,
+            backorder=backorder if backorder is not None else BackorderRule(flow.backorder),
             crm_account_field=crm_account_field,
             crm_statuses=dict(crm_statuses) if crm_statuses is not None else {"shipped": "Shipped"},
+            edit_quantities_until=edit_quantities_until
+            if edit_quantities_until is not None
+            else EditQuantitiesUntil(flow.edit_quantities_until),
         )
 
     def channel_system(self, source_or_channel: str) -> str | None:
@@ -174,6 +210,7 @@ class OrderFulfilmentSettings:
             "release_on": sorted(self.release_on),
             "crm_account_field": self.crm_account_field,
             "crm_statuses": dict(self.crm_statuses),
+            "edit_quantities_until": self.edit_quantities_until.value,
         }
 
     @classmethod
@@ -200,6 +237,9 @@ class OrderFulfilmentSettings:
             release_on=frozenset(data.get("release_on", ("paid", "authorized"))),
             crm_account_field=str(data.get("crm_account_field", "ERP_Id__c")),
             crm_statuses=dict(data.get("crm_statuses", {"shipped": "Shipped"})),
+            edit_quantities_until=EditQuantitiesUntil(
+                data.get("edit_quantities_until", EditQuantitiesUntil.RELEASE.value)
+            ),
         )
 
 

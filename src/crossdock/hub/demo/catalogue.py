@@ -6,7 +6,10 @@ locations; Business Central items numbered by SKU), in the CRM (Salesforce ``Pro
 ``SKU__c`` and a ``PricebookEntry`` in the standard price book) and at the EDI 3PL. The
 scenarios built here derive all of them from the Shopify scenario, so they cannot drift.
 
-Variants without a SKU (the gift card) are not catalogue items: no other system knows them.
+Variants without a SKU (the gift card) are not catalogue items: no other system knows them by
+SKU. The CRM gets the catch-all products the Salesforce connector maps such lines to (its
+default ``custom_product`` and ``gift_card_product`` ProductCodes), so custom lines and sold
+gift cards reach it too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from crossdock.connectors.salesforce import DEFAULT_CUSTOM_PRODUCT, DEFAULT_GIFT_CARD_PRODUCT
 from crossdock.sandbox.kit import Scenario
 
 __all__ = [
@@ -92,6 +96,10 @@ def _netsuite(base: Mapping[str, Any], catalogue: tuple[CatalogueItem, ...]) -> 
 def _salesforce(base: Mapping[str, Any], catalogue: tuple[CatalogueItem, ...]) -> dict[str, Any]:
     data = copy.deepcopy(dict(base))
     data["catalog"] = [{"sku": i.sku, "name": i.title, "price": i.price} for i in catalogue]
+    data["catch_all_products"] = [
+        {"code": DEFAULT_CUSTOM_PRODUCT, "name": "Custom item", "price": "0.00"},
+        {"code": DEFAULT_GIFT_CARD_PRODUCT, "name": "Gift card", "price": "0.00"},
+    ]
     return data
 
 

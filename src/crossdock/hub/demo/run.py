@@ -2,13 +2,14 @@
 
 `Demo.run` starts every registered simulator on loopback, seeded with one shared catalogue
 (`crossdock.hub.demo.catalogue`), points the demo governance file at them, opens a fresh SQLite
-store, starts the hub (decoder, order flow, outbound workers), subscribes the simulators'
-webhooks to the hub's ingress, announces the storefront's stock levels (the hub learns stock
-only from inventory events), and places storefront orders at the asked rate while reporting
-snapshots. A bounded demo (``orders``) stops placing orders after that many, waits (bounded)
-until every webhook is delivered, the inbox is decoded, the flows have read the whole log and
-no command waits in the outbox (for `SETTLE_S` in a row: the warehouse simulators ship on their
-own a moment later), stops the hub, and only then takes the final snapshot.
+store, starts the hub (decoder, order flow, outbound workers, ERP polling and the availability
+read model), subscribes the simulators' webhooks to the hub's ingress, waits (bounded) until the
+hub has polled the ERP simulator's stock of every SKU (the hub's stock source; it publishes the
+available-to-promise to the storefront), and places storefront orders at the asked rate while
+reporting snapshots. A bounded demo (``orders``) stops placing orders after that many, waits
+(bounded) until every webhook is delivered, the inbox is decoded, the flows have read the whole
+log and no command waits in the outbox (for `SETTLE_S` in a row: the warehouse simulators ship
+on their own a moment later), stops the hub, and only then takes the final snapshot.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from crossdock.backbone import InboxStatus, SqlStore, store_from_url
 from crossdock.canonical.envelope import Event
 from crossdock.flows.order_fulfilment import OrderFulfilment
 from crossdock.governance import Governance, GovernanceError, SystemKind, load_governance
+from crossdock.hub.demo.catalogue import demo_scenarios
 from crossdock.hub.demo.governance import DemoGovernance, default_demo_config, demo_governance
 from crossdock.hub.demo.simulators import DemoSandbox, start_simulators
 from crossdock.hub.demo.stats import (
@@ -241,7 +243,7 @@ class Demo:
             await self._subscribe(session, environ)
             ticker = asyncio.create_task(self._tick(), name="demo-view")
             try:
-                await self._announce_stock(store, stop)
+                await self._await_stock(stop)
                 interrupted = await self._generate(stop)
                 drained = False
                 if not interrupted:
@@ -334,16 +336,28 @@ class Demo:
                     await asyncio.wait_for(stop.wait(), 1.0)
         return True
 
-    async def _announce_stock(self, store: SqlStore, stop: asyncio.Event) -> None:
-        """Tell the hub every storefront stock level, and wait (bounded) until it knows them.
+    async def _await_stock(self, stop: asyncio.Event) -> bool:
+        """Wait (bounded) until the hub knows the ERP's stock of every storefront SKU.
 
-        The order flow checks stock against what inventory events reported; an order placed
-        before its SKU's level reached the hub would be quarantined as unknown.
+        The order flow checks stock against the availability read model, which the hub feeds
+        by polling the ERP; an order placed before its SKU's level was polled would be
+        quarantined as unknown. Returns False when the wait ran out (or the hub polls no ERP).
         """
-        assert self._traffic is not None
-        self.phase = "announcing stock"
-        await self._traffic.announce_stock()
-        await self._settle(store, stop, time.monotonic() + self.options.drain_timeout_s)
+        assert self.hub is not None
+        availability = self.hub.availability
+        if availability is None or not availability.pollers:
+            return False
+        self.phase = "polling the ERP's stock"
+        skus = _erp_skus()
+        model = availability.model
+        deadline = time.monotonic() + self.options.drain_timeout_s
+        while not stop.is_set() and time.monotonic() < deadline:
+            await model.catch_up()
+            if all(model.total(sku) is not None for sku in skus):
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+        return False
 
     async def _quiet(self, store: SqlStore) -> bool:
         """True when no delivery is pending, the inbox, the flows and the outbox are idle."""
@@ -455,6 +469,13 @@ class Demo:
             traffic_started=self._traffic_started,
             phase=self.phase,
         )
+
+
+def _erp_skus() -> set[str]:
+    """The SKUs the demo seeds the ERP simulator with (the storefront's catalogue)."""
+    netsuite = demo_scenarios({"netsuite"}).get("netsuite")
+    items = netsuite.data.get("items", []) if netsuite is not None else []
+    return {str(item["externalId"]) for item in items}
 
 
 def _router(hub: Hub, store: SqlStore) -> Router | None:

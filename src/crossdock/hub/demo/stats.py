@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 NOT_BUILT: tuple[str, ...] = (
-    "Salesforce orders with lines without a SKU (custom lines, gift cards) are refused",
+    "returns: the ERP connectors authorize and credit returns, but no flow drives them yet",
 )
 """Stages the demo does not reach, said plainly in the view and the summary."""
 

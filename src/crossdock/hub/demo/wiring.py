@@ -187,10 +187,11 @@ class ShopifyTraffic:
         return levels
 
     async def announce_stock(self) -> int:
-        """Set every level to what it is, so ``inventory_levels/update`` tells the hub.
+        """Set every level to what it is, so ``inventory_levels/update`` reports each one.
 
-        The hub learns stock only from inventory events; without them every SKU is unknown to
-        the order flow. Returns how many levels were announced.
+        The hub takes no channel's level as stock (its stock comes from the ERP; a channel's
+        report is an echo of what the hub published), so this only exercises the webhooks.
+        Returns how many levels were announced.
         """
         announced = 0
         for level in await self._levels():

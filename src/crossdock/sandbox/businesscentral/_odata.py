@@ -24,7 +24,18 @@ from crossdock.sandbox.businesscentral._wire import ODataError, parse_datetime
 MAX_PAGE_SIZE = 20_000
 TIME_FIELD = "lastModifiedDateTime"
 EQ_FIELDS = frozenset(
-    {"id", "number", "externalDocumentNumber", "email", "customerNumber", "status", "orderNumber"}
+    {
+        "id",
+        "number",
+        "externalDocumentNumber",
+        "email",
+        "customerNumber",
+        "status",
+        "orderId",
+        "orderNumber",
+        "invoiceId",
+        "invoiceNumber",
+    }
 )
 _TIME_OPS = {"gt", "ge", "lt", "le", "eq"}
 _CLAUSE = re.compile(r"^\s*(\w+)\s+(eq|gt|ge|lt|le|ne)\s+('(?:[^']|'')*'|[^\s']+)\s*$")

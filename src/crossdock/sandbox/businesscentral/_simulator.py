@@ -24,6 +24,7 @@ from starlette.responses import Response
 from crossdock.sandbox.businesscentral._limits import PrincipalLimits
 from crossdock.sandbox.businesscentral._odata import page, parse_query, select
 from crossdock.sandbox.businesscentral._state import (
+    CREDIT_MEMO_WRITABLE,
     CUSTOMER_FIELDS,
     DEFAULT_ACCOUNTS,
     ORDER_FIELDS,
@@ -134,11 +135,13 @@ class Settings(BaseModel):
 
 
 class Interference(BaseModel):
-    """Another user's change, applied just before the next write to a sales order."""
+    """Another user's change, applied just before the next write to a sales order (or, with
+    ``line_id``, to that line of it: its ETag changes, the order's does not)."""
 
     model_config = ConfigDict(extra="forbid")
 
     order_id: str
+    line_id: str | None = None
     changes: dict[str, Any] = Field(default_factory=dict)
     times: int = Field(default=1, ge=1)
 
@@ -266,7 +269,12 @@ class BusinessCentralSimulator(Simulator):
         @router.post("/businesscentral/interfere")
         async def interfere(request: Request) -> Response:
             spec = Interference.model_validate_json(await request.body())
-            self.company.order(spec.order_id)
+            try:
+                order = self.company.order(spec.order_id)
+                if spec.line_id is not None and spec.line_id not in {c.id for c in order.children}:
+                    raise not_found("Sales Line", f"SystemId='{spec.line_id}'")
+            except ODataError as exc:
+                return exc.response()
             self.interferences[spec.order_id] = spec
             return json_response(spec.model_dump())
 
@@ -418,6 +426,7 @@ class BusinessCentralSimulator(Simulator):
             "salesOrders": (list(company.orders.values()), "salesOrderLines"),
             "salesShipments": (list(company.shipments.values()), "salesShipmentLines"),
             "salesInvoices": (list(company.invoices.values()), "salesInvoiceLines"),
+            "salesCreditMemos": (list(company.credit_memos.values()), "salesCreditMemoLines"),
         }
         return table[name]
 
@@ -443,6 +452,12 @@ class BusinessCentralSimulator(Simulator):
                 raise
             self.effects.created("customer", key, customer.data["number"])
             return self._created(customer, None)
+        if name == "salesCreditMemos":
+            key = str(body.get("externalDocumentNumber") or "")
+            self.effects.attempt("salesCreditMemo", key)
+            memo = company.create_credit_memo(body)
+            self.effects.created("salesCreditMemo", key or memo.data["number"], "Draft")
+            return self._created(memo, "salesCreditMemoLines")
         raise _not_allowed("POST")
 
     @staticmethod
@@ -459,34 +474,68 @@ class BusinessCentralSimulator(Simulator):
             return odata_response(
                 select(entity.view(child), query.select), 200, {"ETag": entity.etag}
             )
-        writable = {"customers": CUSTOMER_FIELDS, "salesOrders": ORDER_FIELDS}.get(name)
+        writable = {
+            "customers": CUSTOMER_FIELDS,
+            "salesOrders": ORDER_FIELDS,
+            "salesCreditMemos": CREDIT_MEMO_WRITABLE,
+        }.get(name)
         if writable is None or request.method not in {"PATCH", "DELETE"}:
             raise _not_allowed(request.method)
         if name == "salesOrders":
             self._interfere(entity)
         status = self.settings.conflict_status
         if_match = request.headers.get("if-match")
+        if name == "salesCreditMemos":
+            return await self._credit_memo_write(request, entity, if_match)
         if request.method == "DELETE":
+            if name != "salesOrders":
+                raise _not_allowed(request.method)
             self.company.delete_order(entity, if_match, status)
             return Response(status_code=204)
         changes = await _json_body(request)
         self.company.update(entity, changes, if_match, writable=writable, conflict_status=status)
         return odata_response(entity.view(), 200, {"ETag": entity.etag})
 
+    async def _credit_memo_write(
+        self, request: Request, memo: Entity, if_match: str | None
+    ) -> Response:
+        status = self.settings.conflict_status
+        key = str(memo.data["externalDocumentNumber"] or memo.data["number"])
+        if request.method == "DELETE":
+            self.company.delete_credit_memo(memo, if_match, status)
+            self.effects.state("salesCreditMemo", key, "Deleted")
+            return Response(status_code=204)
+        changes = await _json_body(request)
+        self.company.update_credit_memo(memo, changes, if_match, status)
+        return odata_response(memo.view(), 200, {"ETag": memo.etag})
+
     def _find(self, name: str, key: str) -> Entity:
         entities, _ = self._collection(name)
         for entity in entities:
             if entity.id == key:
                 return entity
-        table = {"customers": "Customer", "items": "Item", "salesOrders": "Sales Header"}
+        table = {
+            "customers": "Customer",
+            "items": "Item",
+            "salesOrders": "Sales Header",
+            "salesShipments": "Sales Shipment Header",
+            "salesInvoices": "Sales Invoice Header",
+            "salesCreditMemos": "Sales Header",
+        }
         raise not_found(table.get(name, name), f"SystemId='{key}'")
 
-    def _interfere(self, order: Entity) -> None:
+    def _interfere(self, order: Entity, line: Entity | None = None) -> None:
         spec = self.interferences.get(order.id)
         if spec is None:
             return
-        order.data.update(spec.changes)
-        self.company.touch(order)
+        if spec.line_id is not None:
+            if line is None or line.id != spec.line_id:
+                return
+            line.data.update(spec.changes)
+            line.version += 1
+        else:
+            order.data.update(spec.changes)
+            self.company.touch(order)
         spec.times -= 1
         if spec.times <= 0:
             del self.interferences[order.id]
@@ -497,7 +546,14 @@ class BusinessCentralSimulator(Simulator):
             raise _no_segment(child)
         entity = self._find(name, str(key))
         if child_key is not None:
-            return await self._line(request, entity, child_key)
+            return await self._line(request, name, entity, child_key)
+        if request.method == "POST" and name == "salesOrders":
+            fields = await _json_body(request)
+            key = f"{entity.data['externalDocumentNumber']}:{fields.get('lineObjectNumber', '')}"
+            self.effects.attempt("salesOrderLine", key)
+            line = self.company.add_line(entity, fields)
+            self.effects.created("salesOrderLine", key, str(line.data["quantity"]))
+            return odata_response(line.view(), 201, {"ETag": line.etag})
         if request.method != "GET":
             raise _not_allowed(request.method)
         query = parse_query(dict(request.query_params))
@@ -508,44 +564,88 @@ class BusinessCentralSimulator(Simulator):
             body["@odata.nextLink"] = next_link
         return odata_response(body)
 
-    async def _line(self, request: Request, order: Entity, line_id: str) -> Response:
-        line = next((c for c in order.children if c.id == line_id), None)
+    async def _line(self, request: Request, name: str, document: Entity, line_id: str) -> Response:
+        line = next((c for c in document.children if c.id == line_id), None)
         if line is None:
             raise not_found("Sales Line", f"SystemId='{line_id}'")
         if request.method == "GET":
             return odata_response(line.view(), 200, {"ETag": line.etag})
-        if request.method != "PATCH" or order.id not in self.company.orders:
+        if_match = request.headers.get("if-match")
+        status = self.settings.conflict_status
+        if request.method == "DELETE" and name == "salesOrders":
+            self._interfere(document, line)
+            self.company.delete_line(document, line, if_match, status)
+            return Response(status_code=204)
+        if request.method != "PATCH":
             raise _not_allowed(request.method)
-        self._interfere(order)
-        changes = await _json_body(request)
-        self.company.update_line(
-            order, line, changes, request.headers.get("if-match"), self.settings.conflict_status
-        )
+        if name == "salesCreditMemos":
+            changes = await _json_body(request)
+            self.company.update_credit_memo_line(document, line, changes, if_match, status)
+        elif name == "salesOrders" and document.id in self.company.orders:
+            self._interfere(document, line)
+            changes = await _json_body(request)
+            self.company.update_line(document, line, changes, if_match, status)
+        else:
+            raise _not_allowed(request.method)
         return odata_response(line.view(), 200, {"ETag": line.etag})
 
     async def _action(self, request: Request, target: _Target) -> Response:
         (name, key), (action, _) = target.segments
-        if name != "salesOrders" or action != "Microsoft.NAV.shipAndInvoice":
+        if not action.startswith("Microsoft.NAV."):
             return await self._children(request, target)
+        bound = _ACTIONS.get((name, action))
+        if bound is None:
+            raise _no_segment(action)
         if request.method != "POST":
             raise _not_allowed(request.method)
-        order = self._find(name, str(key))
+        return await bound(self, self._find(name, str(key)))
+
+    async def _ship_and_invoice(self, order: Entity) -> Response:
         self._interfere(order)
         ledger_key = str(order.data["externalDocumentNumber"] or order.data["number"])
         self.effects.attempt("shipAndInvoice", ledger_key)
         try:
-            shipment, _ = self.company.ship_and_invoice(order)
+            shipment, invoice = self.company.ship_and_invoice(order)
         except ODataError:
             self.effects.refused("shipAndInvoice", ledger_key)
             raise
-        self.effects.created("shipAndInvoice", ledger_key, shipment.data["number"])
-        if self.settings.delete_fully_invoiced and order.data["fullyShipped"]:
+        posted = shipment if shipment is not None else invoice
+        self.effects.created(
+            "shipAndInvoice", ledger_key, posted.data["number"] if posted else None
+        )
+        if invoice is not None:
+            self.effects.attempt("salesInvoice", ledger_key)
+            self.effects.created("salesInvoice", ledger_key, invoice.data["number"])
+        if self.settings.delete_fully_invoiced and self.company.fully_invoiced(order):
             del self.company.orders[order.id]
         return Response(status_code=204)
 
+    async def _post_credit_memo(self, memo: Entity) -> Response:
+        ledger_key = str(memo.data["externalDocumentNumber"] or memo.data["number"])
+        self.effects.attempt("postCreditMemo", ledger_key)
+        try:
+            self.company.post_credit_memo(memo)
+        except ODataError:
+            self.effects.refused("postCreditMemo", ledger_key)
+            raise
+        self.effects.created("postCreditMemo", ledger_key, memo.data["number"])
+        self.effects.state("salesCreditMemo", ledger_key, memo.data["status"])
+        return Response(status_code=204)
 
+
+_ACTIONS: dict[tuple[str, str], Callable[..., Awaitable[Response]]] = {
+    ("salesOrders", "Microsoft.NAV.shipAndInvoice"): BusinessCentralSimulator._ship_and_invoice,
+    ("salesCreditMemos", "Microsoft.NAV.post"): BusinessCentralSimulator._post_credit_memo,
+}
 _ROUTES: dict[tuple[str, int, bool], Callable[..., Awaitable[Response]]] = {}
-for _name in ("customers", "items", "salesOrders", "salesShipments", "salesInvoices"):
+for _name in (
+    "customers",
+    "items",
+    "salesOrders",
+    "salesShipments",
+    "salesInvoices",
+    "salesCreditMemos",
+):
     _ROUTES[(_name, 1, False)] = BusinessCentralSimulator._list
     _ROUTES[(_name, 1, True)] = BusinessCentralSimulator._one
     _ROUTES[(_name, 2, True)] = BusinessCentralSimulator._action
@@ -556,6 +656,7 @@ def _child(name: str) -> str:
         "salesOrders": "salesOrderLines",
         "salesShipments": "salesShipmentLines",
         "salesInvoices": "salesInvoiceLines",
+        "salesCreditMemos": "salesCreditMemoLines",
     }.get(name, "")
 
 

@@ -70,6 +70,9 @@ class ChaosSpec(BaseModel):
         delay_rate: Hold it back by ``delay_s`` before the first attempt.
         delay_s: The extra delay, in real seconds.
         reorder_rate: Hold it until the next emitted delivery has been attempted once.
+        reorder_hold_s: The longest a delivery is held for reordering: when nothing is emitted
+            after it in that time, it is sent anyway (the last webhook of a quiet system is
+            late, never lost).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -79,6 +82,7 @@ class ChaosSpec(BaseModel):
     delay_rate: float = Field(default=0.0, ge=0, le=1)
     delay_s: float = Field(default=0.0, ge=0)
     reorder_rate: float = Field(default=0.0, ge=0, le=1)
+    reorder_hold_s: float = Field(default=5.0, ge=0)
 
 
 @dataclass
@@ -283,6 +287,9 @@ class WebhookSender:
             if reorder < chaos.reorder_rate and held is None:
                 delivery.chaos.append("reordered")
                 self._held = delivery
+                asyncio.get_running_loop().call_later(
+                    chaos.reorder_hold_s, self._release_if_held, delivery
+                )
             else:
                 self._spawn(self._run(delivery, extra, duplicate=False))
             if dup < chaos.duplicate_rate:
@@ -378,6 +385,10 @@ class WebhookSender:
     def attempts_json(self) -> list[dict[str, Any]]:
         """Every attempt as JSON-ready data."""
         return [asdict(a) | {"ok": a.ok} for a in self._attempts]
+
+    def _release_if_held(self, delivery: Delivery) -> None:
+        if self._held is delivery:
+            self.release_held()
 
     def release_held(self) -> None:
         """Send a delivery held back for reordering now (nothing newer came to overtake it)."""

@@ -324,7 +324,8 @@ class Erp:
         self._refresh_eid(kind, record_id)
 
     def patch(self, kind: str, record_id: str, body: dict[str, Any]) -> None:
-        """Update the fields given; on a sales order, lines may be closed by ``line``."""
+        """Update the fields given; on a sales order, lines are changed by ``line`` (closed,
+        described, re-quantified) and added without one (see `_patch_lines`)."""
         record = self.records[kind][record_id]
         if kind == "salesOrder":
             self._patch_order(record, body)
@@ -410,43 +411,45 @@ class Erp:
         lines: list[dict[str, Any]] = []
         subtotal = Decimal(0)
         for index, raw in enumerate(items):
-            path = f"item.items[{index}]"
-            if not isinstance(raw, dict):
-                raise _bad(f"Invalid value for field {path}.", path)
-            item_kind, item = self._line_item(raw.get("item"), f"{path}.item")
-            quantity = _quantity(raw.get("quantity"), f"{path}.quantity")
-            base = self.records[item_kind][item["id"]].get("basePrice", Decimal(0))
-            rate = _money(raw["rate"], f"{path}.rate") if "rate" in raw else base
-            subtotal += rate * quantity
-            location = raw.get("location") or fields.get("location")
-            if location is None:
-                first = min(self.records["location"], key=int, default=None)
-                if first is None:
-                    raise _user("Please enter value(s) for: Location.", f"{path}.location")
-                location = {"id": first}
-            lines.append(
-                {
-                    "line": index + 1,
-                    "item": item,
-                    "itemType": {"id": ITEM_TYPES[item_kind], "refName": ITEM_TYPES[item_kind]},
-                    "description": raw.get("description") or item["refName"],
-                    "quantity": quantity,
-                    "rate": rate,
-                    "amount": rate * quantity,
-                    "location": self.reference("location", location, f"{path}.location"),
-                    "isClosed": bool(raw.get("isClosed", False)),
-                    "quantityCommitted": 0,
-                    "quantityBackOrdered": 0,
-                    "quantityFulfilled": 0,
-                    "quantityBilled": 0,
-                    "quantityReturned": 0,
-                }
-            )
+            line = self._new_line(raw, index + 1, f"item.items[{index}]", fields.get("location"))
+            subtotal += line["amount"]
+            lines.append(line)
         fields["item"] = {"items": lines}
         shipping = _money(fields.get("shippingCost", 0), "shippingCost")
         fields["subtotal"] = subtotal
         fields["total"] = subtotal + shipping
         return fields
+
+    def _new_line(self, raw: Any, number: int, path: str, default_location: Any) -> dict[str, Any]:
+        """A sales order line from its request body (item resolved, rate defaulted)."""
+        if not isinstance(raw, dict):
+            raise _bad(f"Invalid value for field {path}.", path)
+        item_kind, item = self._line_item(raw.get("item"), f"{path}.item")
+        quantity = _quantity(raw.get("quantity"), f"{path}.quantity")
+        base = self.records[item_kind][item["id"]].get("basePrice", Decimal(0))
+        rate = _money(raw["rate"], f"{path}.rate") if "rate" in raw else base
+        location = raw.get("location") or default_location
+        if location is None:
+            first = min(self.records["location"], key=int, default=None)
+            if first is None:
+                raise _user("Please enter value(s) for: Location.", f"{path}.location")
+            location = {"id": first}
+        return {
+            "line": number,
+            "item": item,
+            "itemType": {"id": ITEM_TYPES[item_kind], "refName": ITEM_TYPES[item_kind]},
+            "description": raw.get("description") or item["refName"],
+            "quantity": quantity,
+            "rate": rate,
+            "amount": rate * quantity,
+            "location": self.reference("location", location, f"{path}.location"),
+            "isClosed": bool(raw.get("isClosed", False)),
+            "quantityCommitted": 0,
+            "quantityBackOrdered": 0,
+            "quantityFulfilled": 0,
+            "quantityBilled": 0,
+            "quantityReturned": 0,
+        }
 
     def _line_item(self, ref: Any, path: str) -> tuple[str, dict[str, str]]:
         """Resolve a line's item among every item type (items share one id space)."""
@@ -563,19 +566,57 @@ class Erp:
                 items = value.get("items") if isinstance(value, dict) else None
                 if not isinstance(items, list):
                     raise _bad("Invalid value for field item.", "item")
-                by_line = {line["line"]: line for line in record["item"]["items"]}
-                for index, change in enumerate(items):
-                    line = by_line.get(change.get("line")) if isinstance(change, dict) else None
-                    if line is None:
-                        raise _bad("Invalid value: no such line.", f"item.items[{index}].line")
-                    if "isClosed" in change:
-                        line["isClosed"] = bool(change["isClosed"])
-                    if "description" in change:
-                        line["description"] = str(change["description"])
+                self._patch_lines(record, items)
             elif name in {"memo", "otherRefNum", "shipMethod", "email"}:
                 record[name] = value
+            elif name == "shippingAddress":
+                if not isinstance(value, dict):
+                    raise _bad("Invalid value for field shippingAddress.", name)
+                record[name] = {**(record.get(name) or {}), **value}
             elif name not in {"externalId"}:
                 raise _bad(f"Field {name} cannot be changed with PATCH here; use PUT.", name)
+
+    def _patch_lines(self, record: dict[str, Any], items: list[Any]) -> None:
+        """PATCH the item sublist: lines named by ``line`` are updated (``isClosed``,
+        ``description``, ``quantity``, never below what is fulfilled); a line without
+        ``line`` is added at the end. Every change is checked before any is applied."""
+        lines = record["item"]["items"]
+        by_line = {line["line"]: line for line in lines}
+        updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        added: list[dict[str, Any]] = []
+        default_location = record.get("location")
+        for index, change in enumerate(items):
+            path = f"item.items[{index}]"
+            if isinstance(change, dict) and "line" not in change:
+                number = len(lines) + len(added) + 1
+                added.append(self._new_line(change, number, path, default_location))
+                continue
+            line = by_line.get(change.get("line")) if isinstance(change, dict) else None
+            if line is None:
+                raise _bad("Invalid value: no such line.", f"{path}.line")
+            update: dict[str, Any] = {}
+            if "isClosed" in change:
+                update["isClosed"] = bool(change["isClosed"])
+            if "description" in change:
+                update["description"] = str(change["description"])
+            if "quantity" in change:
+                quantity = _quantity(change["quantity"], f"{path}.quantity")
+                if quantity < line["quantityFulfilled"]:
+                    raise _user(
+                        f"Line {line['line']}: quantity is below the quantity already "
+                        f"fulfilled ({line['quantityFulfilled']}).",
+                        f"{path}.quantity",
+                    )
+                update["quantity"] = quantity
+                update["amount"] = line["rate"] * quantity
+            updates.append((line, update))
+        for line, update in updates:
+            line.update(update)
+        lines.extend(added)
+        if added or any("quantity" in update for _, update in updates):
+            subtotal = sum((line["amount"] for line in lines), Decimal(0))
+            shipping = _money(record.get("shippingCost", 0), "shippingCost")
+            record["subtotal"], record["total"] = subtotal, subtotal + shipping
 
     @staticmethod
     def _order_status(order: dict[str, Any]) -> dict[str, str]:

@@ -59,12 +59,19 @@ DEFAULT_DATA: dict[str, Any] = {
         {"sku": "CD-TEE-M", "name": "Crossdock T-Shirt M", "price": "24.00"},
         {"sku": "CD-CAP-01", "name": "Crossdock Cap", "price": "18.90"},
     ],
+    # The catch-all products an integration maps lines to that name no stocked product
+    # (custom lines, sold gift cards): found by ProductCode, no SKU, priced per line.
+    "catch_all_products": [
+        {"code": "CROSSDOCK-CUSTOM", "name": "Custom item", "price": "0.00"},
+        {"code": "CROSSDOCK-GIFTCARD", "name": "Gift card", "price": "0.00"},
+    ],
     "records": [],
 }
 
 
 def default_scenario() -> Scenario:
-    """One org: a client-credentials app, a JWT app, a standard price book and three products."""
+    """One org: a client-credentials app, a JWT app, a standard price book, three products and
+    the two catch-all products (custom item, gift card)."""
     return Scenario(seed=62, data=copy.deepcopy(DEFAULT_DATA), name="salesforce-default")
 
 
@@ -79,18 +86,19 @@ def _catalog_records(data: dict[str, Any]) -> list[dict[str, Any]]:
             "IsActive": True,
         }
     ]
-    for n, item in enumerate(data.get("catalog", []), start=1):
+    products = [*data.get("catalog", []), *data.get("catch_all_products", [])]
+    for n, item in enumerate(products, start=1):
         product_id = _ids.make_id("Product2", n)
-        records.append(
-            {
-                "type": "Product2",
-                "Id": product_id,
-                "Name": item["name"],
-                "SKU__c": item["sku"],
-                "ProductCode": item["sku"],
-                "IsActive": True,
-            }
-        )
+        product: dict[str, Any] = {
+            "type": "Product2",
+            "Id": product_id,
+            "Name": item["name"],
+            "ProductCode": item.get("code", item.get("sku")),
+            "IsActive": True,
+        }
+        if item.get("sku"):
+            product["SKU__c"] = item["sku"]
+        records.append(product)
         records.append(
             {
                 "type": "PricebookEntry",
@@ -129,7 +137,9 @@ class SalesforceSimulator(Simulator):
         scenario: The org (default: `default_scenario`); ``data`` may override any key of
             `DEFAULT_DATA`: the apps, ``session_seconds``, ``daily_api_limit``,
             ``upsert_update_status`` (200 or 204), ``poll_timeout_s``, ``query_batch_size``
-            (records per query page, 2000 by default), ``catalog`` and raw ``records``.
+            (records per query page, 2000 by default), ``catalog`` (``sku``, ``name``,
+            ``price``, optional ``code`` and ``active``), ``catch_all_products`` (the same
+            without ``sku``: ``code`` is the ProductCode) and raw ``records``.
         seed: Overrides the scenario's seed.
     """
 

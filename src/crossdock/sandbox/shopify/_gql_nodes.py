@@ -10,7 +10,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from crossdock.sandbox.shopify._ids import gid, parse_gid
-from crossdock.sandbox.shopify._state import ShopState, level_gid
+from crossdock.sandbox.shopify._state import ShopState, level_gid, split_tags
 
 QUANTITY_NAMES = {
     "available",
@@ -206,10 +206,13 @@ def order_node(state: ShopState, order_id: int) -> Node | None:
 
     financial = order["financial_status"]
     return {
+        "__typename": "Order",
         "id": order["admin_graphql_api_id"],
         "legacyResourceId": str(order_id),
         "name": order["name"],
         "email": order["email"] or None,
+        "note": order.get("note"),
+        "tags": split_tags(order.get("tags")),
         "createdAt": utc(order["created_at"]),
         "updatedAt": utc(order["updated_at"]),
         "processedAt": utc(order["processed_at"]),

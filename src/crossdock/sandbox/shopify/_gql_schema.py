@@ -39,7 +39,16 @@ type Mutation {
                       allowDuplicates: Boolean): OrderEditAddVariantPayload
   orderEditCommit(id: ID!, notifyCustomer: Boolean, staffNote: String): OrderEditCommitPayload
   refundCreate(input: RefundInput!): RefundCreatePayload
+  tagsAdd(id: ID!, tags: [String!]!): TagsAddPayload
+  tagsRemove(id: ID!, tags: [String!]!): TagsRemovePayload
+  orderUpdate(input: OrderInput!): OrderUpdatePayload
 }
+
+interface Node { id: ID! }
+type TagsAddPayload { node: Node userErrors: [UserError!]! }
+type TagsRemovePayload { node: Node userErrors: [UserError!]! }
+input OrderInput { id: ID! email: String note: String phone: String tags: [String!] }
+type OrderUpdatePayload { order: Order userErrors: [UserError!]! }
 
 type CalculatedLineItem {
   id: ID!
@@ -187,11 +196,13 @@ type FulfillmentOrder {
 type FulfillmentOrderEdge { cursor: String! node: FulfillmentOrder! }
 type FulfillmentOrderConnection { nodes: [FulfillmentOrder!]! edges: [FulfillmentOrderEdge!]! }
 
-type Order {
+type Order implements Node {
   id: ID!
   legacyResourceId: UnsignedInt64!
   name: String!
   email: String
+  note: String
+  tags: [String!]!
   createdAt: DateTime!
   updatedAt: DateTime!
   processedAt: DateTime!

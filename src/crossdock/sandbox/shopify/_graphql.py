@@ -1,6 +1,7 @@
 """The GraphQL Admin endpoint: real parsing and validation (graphql-core), cost throttling, and
 the mutations the connector uses (inventorySetQuantities, fulfillmentCreate, variant prices,
-refundCreate) and order editing (see `_gql_orders`)."""
+refundCreate, tagsAdd, tagsRemove, orderUpdate) and order editing (see `_gql_orders` and
+`_gql_order_update`)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from crossdock.sandbox.shopify._gql_nodes import (
     utc,
     variant_node,
 )
+from crossdock.sandbox.shopify._gql_order_update import OrderUpdates
 from crossdock.sandbox.shopify._gql_orders import OrderMutations
 from crossdock.sandbox.shopify._gql_schema import schema_for, strict_version
 from crossdock.sandbox.shopify._ids import gid, parse_gid
@@ -122,6 +124,7 @@ class ShopifyGraphQL:
         self.buckets: dict[str, LeakyBucket] = {}
         self.idempotency: dict[str, tuple[str, Node]] = {}
         self.orders = OrderMutations(sim)
+        self.order_updates = OrderUpdates(sim)
 
     def reset(self) -> None:
         """Forget buckets and idempotency keys."""
@@ -221,6 +224,7 @@ class ShopifyGraphQL:
                     kw["productId"], kw["variants"]
                 ),
                 **self.orders.roots(version, schema),
+                **self.order_updates.roots(),
             }
 
         def lookup(kind: str, make: Any) -> Any:

@@ -312,8 +312,16 @@ class ShopifySimulator(Simulator):
         }
 
     def update_order(self, order_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        """``PUT /orders/{id}.json``: shipping address, email, note, tags; ``orders/updated``."""
-        order = self.state.update_order(order_id, changes)
+        """``PUT /orders/{id}.json`` (and GraphQL ``orderUpdate``, ``tagsAdd``,
+        ``tagsRemove``): shipping address, email, note, tags; the effect, ``orders/updated``."""
+        key = str(order_id)
+        self.effects.attempt("order_update", key)
+        try:
+            order = self.state.update_order(order_id, changes)
+        except ShopError:
+            self.effects.refused("order_update", key)
+            raise
+        self.effects.created("order_update", key, state=order["updated_at"])
         self.emit_order(order, "orders/updated")
         return order
 

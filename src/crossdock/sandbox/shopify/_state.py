@@ -296,9 +296,11 @@ class ShopState:
             for fo in self.fulfillment_orders.values():
                 if fo["order_id"] == order_id and fo["status"] in {"open", "scheduled"}:
                     fo["destination"] = merged
-        for field in editable - {"shipping_address"}:
+        for field in editable - {"shipping_address", "tags"}:
             if field in changes:
                 order[field] = changes[field]
+        if "tags" in changes:
+            order["tags"] = join_tags(split_tags(changes["tags"]))
         self.touch(order)
         return order
 
@@ -532,6 +534,23 @@ class ShopState:
             self.update_variant(int(raw["id"]), raw)
         product["updated_at"] = self.stamp()
         return self.product(product_id)
+
+
+def split_tags(tags: Any) -> list[str]:
+    """An order's or product's tags as a list: a comma-separated string (REST) or a list of
+    strings, each of which may itself hold commas (GraphQL takes both); duplicates dropped."""
+    items = [tags] if isinstance(tags, str) else list(tags or [])
+    found: list[str] = []
+    for item in items:
+        for tag in str(item).split(","):
+            if tag.strip() and tag.strip() not in found:
+                found.append(tag.strip())
+    return found
+
+
+def join_tags(tags: list[str]) -> str:
+    """Tags as REST writes them: ``"a, b"``."""
+    return ", ".join(tags)
 
 
 def level_gid(item_id: int, location_id: int) -> str:

@@ -101,6 +101,8 @@ async def test_ups_delivered_decodes_to_exact_shipment_data(
         "shipped_at": "2026-11-23T14:12:00Z",
         "estimated_delivery_at": "2026-11-26T20:00:00Z",
         "delivered_at": "2026-11-25T13:02:00Z",
+        "final": None,  # a carrier says nothing of what the warehouse picked
+        "short_lines": None,
     }
     assert Shipment.model_validate(event.data).status == "delivered"
 

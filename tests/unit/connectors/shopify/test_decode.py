@@ -104,6 +104,26 @@ def test_the_same_order_state_gives_the_same_event_id() -> None:
     assert first.id != decode_order("orders/updated", later, CTX).id
 
 
+def test_two_states_in_the_same_second_stay_two_events() -> None:
+    # Shopify's updated_at has one-second resolution: a customer edit landing in the same
+    # second as the echo of a hub write must not be taken for a duplicate of it.
+    payload = load("orders_create_1042_eur_taxes_included.json")
+    tagged = copy.deepcopy(payload) | {"tags": "backordered"}
+    first = decode_order("orders/updated", payload, CTX)
+    assert decode_order("orders/updated", tagged, CTX).id != first.id
+    assert decode_order("orders/updated", copy.deepcopy(payload), CTX).id == first.id
+
+
+def test_two_stock_levels_in_the_same_second_stay_two_events() -> None:
+    payload = load("inventory_levels_update_oversold.json")
+    [first] = decode_inventory_level(payload, CTX, sku="SOCK-M", location="WH-NYC")
+    moved = copy.deepcopy(payload) | {"available": int(payload["available"]) + 5}
+    [other] = decode_inventory_level(moved, CTX, sku="SOCK-M", location="WH-NYC")
+    assert other.id != first.id
+    [again] = decode_inventory_level(copy.deepcopy(payload), CTX, sku="SOCK-M", location="WH-NYC")
+    assert again.id == first.id
+
+
 def test_the_order_state_key_is_in_utc() -> None:
     payload = {"id": 5812345699001, "updated_at": "2026-11-27T06:31:44-08:00"}
     assert order_state_key(payload) == "order:5812345699001@2026-11-27T14:31:44+00:00"

@@ -45,7 +45,12 @@ def advice_to_shipments(
 
     Lines with their own MAN*CP go to that tracking number; the others go to the first header
     tracking number (N9*2I). Lines shipped at zero are left out; short picks carry the shipped
-    quantity (``advice.short_lines`` tells by how much they fell short).
+    quantity. The last shipment carries what the advice says of the whole warehouse order:
+    ``final`` (W0601 ``F`` final, ``P`` partial: more follows) and ``short_lines`` (W12 lines
+    shipped short of what they ordered, by how much), so that a flow reading shipments in
+    order sees every shipment of a final advice before it decides that the order came short.
+    A final 945 that shipped nothing at all gives one shipment without lines whose
+    ``short_lines`` say what did not ship (a notice, not a parcel).
 
     Raises:
         ValueError: A shipped quantity is not a whole number.
@@ -64,6 +69,19 @@ def advice_to_shipments(
         )
         groups.setdefault(tracking, []).append(shipped)
     shipped_at = _at(advice.shipped_on, advice.shipped_time, tz)
+    final = {"F": True, "P": False}.get(advice.status.strip().upper())
+    short = [
+        ShipmentLine(
+            line_id=line.line_number or None,
+            sku=line.sku or None,
+            quantity=_whole(line.difference, line.sku),
+        )
+        for line in advice.short_lines
+    ]
+    if not groups and final and short:
+        # Nothing shipped at all: a notice that the warehouse order ends short, no parcel.
+        groups[header_tracking] = []
+    last = len(groups) - 1
     return [
         Shipment(
             order=order,
@@ -75,8 +93,10 @@ def advice_to_shipments(
             status_detail="label_created",
             location=location,
             shipped_at=shipped_at,
+            final=final if index == last else (False if final is not None else None),
+            short_lines=(short or None) if index == last else None,
         )
-        for tracking, lines in groups.items()
+        for index, (tracking, lines) in enumerate(groups.items())
     ]
 
 
