@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -435,10 +436,17 @@ class ShopifyConnector(Connector):
             "location_id": location,
             "quantity": target,
         }
+        # A re-issue after a stale compare reacts to a fresh read: it gets a key of its own.
+        # Shopify answers a known @idempotent key with its first answer, a stale compare
+        # included, so a re-issue keyed on (target, fresh value) alone would meet the stale
+        # answer of an earlier attempt that read the same value, on every outbox retry.
+        run = uuid.uuid4().hex
         for issue in range(1, self.settings.settle_attempts + 1):
             if fresh and expected == target:
                 return result | {"outcome": "already_at_target", "issues": issue - 1}
-            group = await self._inventory_set(command, item, location, target, expected)
+            group = await self._inventory_set(
+                command, item, location, target, expected, reissue=run if issue > 1 else None
+            )
             if group is not None:
                 return result | {
                     "outcome": "applied",
@@ -458,9 +466,20 @@ class ShopifyConnector(Connector):
         )
 
     async def _inventory_set(
-        self, command: Command, item: int, location: int, target: int, expected: int
+        self,
+        command: Command,
+        item: int,
+        location: int,
+        target: int,
+        expected: int,
+        *,
+        reissue: str | None = None,
     ) -> Mapping[str, Any] | None:
-        """Issue one compare-and-set; None when the compare was stale."""
+        """Issue one compare-and-set; None when the compare was stale.
+
+        The first issue's ``@idempotent`` key is derived from the command and its parameters
+        (a resend of the same command is absorbed); a re-issue's also from `reissue`.
+        """
         compare_field = (
             "changeFromQuantity" if self.settings.api_version >= "2026-01" else ("compareQuantity")
         )
@@ -480,7 +499,8 @@ class ShopifyConnector(Connector):
                 ],
             }
         }
-        key = idempotency_key(command.idempotency_key, item, location, target, expected)
+        parts: tuple[object, ...] = (item, location, target, expected)
+        key = idempotency_key(command.idempotency_key, *parts, *([reissue] if reissue else []))
         data = await self.graphql(inventory_set_document(key), variables)
         errors = user_errors(data, "inventorySetQuantities")
         codes = {str(e.get("code")) for e in errors}

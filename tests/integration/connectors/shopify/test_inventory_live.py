@@ -112,3 +112,33 @@ async def test_graphql_throttling_becomes_rate_limited_with_the_computed_wait(sh
     assert "THROTTLED" in caught.value.classification.codes
     assert caught.value.retry_after is not None
     assert caught.value.retry_after > 0
+
+
+async def test_a_retried_command_is_not_stuck_on_the_stale_answer_of_an_earlier_attempt(
+    shop: Shop,
+) -> None:
+    # Attempt 1 read the level, and a sale moved it before its re-issue: Shopify keeps that
+    # stale answer under the re-issue's key. When the outbox retries the command and reads the
+    # same level again (the sales stopped), a re-issue keyed on (target, that level) alone
+    # would get the kept stale answer on every attempt, until the command is dead.
+    item, lyon = shop.item_of("MUG-RED"), shop.location("Entrepôt Lyon")
+    level = shop.sim.state.quantity(item, lyon)
+    connector = shop.connector(api_version="2026-04")
+    same = command(
+        "inv-6",
+        inventory_item_id=item,
+        location_id=lyon,
+        quantity=level + 20,
+        change_from=level - 1,
+    )
+    # What attempt 1 met: its first issue stale (change_from is behind), then the stale answer
+    # of a re-issue at the level it read, kept by the simulator under that re-issue's key.
+    first_issue = await connector._inventory_set(same, item, lyon, level + 20, level - 1)
+    assert first_issue is None
+    shop.sim.state.set_available(item, lyon, level - 3)  # a sale between read and write
+    raced = await connector._inventory_set(same, item, lyon, level + 20, level)
+    assert raced is None
+    shop.sim.state.set_available(item, lyon, level)  # a restock: the level read before, again
+    result = await connector.perform(same, attempt=2)
+    assert result["outcome"] == "applied"
+    assert shop.sim.state.quantity(item, lyon) == level + 20
