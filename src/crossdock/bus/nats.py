@@ -149,14 +149,6 @@ class JetStreamBus:
         self._subscriptions[consumer] = subscription
         return subscription
 
-    async def last_sequence(self) -> int:
-        """The sequence of the newest message in the stream (0 when empty)."""
-        try:
-            info = await self._js.stream_info(self.stream)
-        except NatsError as exc:
-            raise BusUnavailable(f"stream {self.stream}: {exc!r}") from exc
-        return int(info.state.last_seq)
-
     async def delete_stream(self) -> None:
         """Delete the stream and everything in it (tests; an operator's reset)."""
         self._subscriptions.clear()

@@ -35,7 +35,8 @@ class EventRelay:
         bus: Where to publish.
         name: The checkpoint's key (one per bus a hub publishes to).
         batch: Events read and published per step.
-        idle_seconds: How long `run` waits when the log is drained.
+        idle_seconds: How long `run` waits when the log is drained (it polls the log: a
+            relay may run in another process than the writers).
     """
 
     def __init__(
@@ -85,10 +86,6 @@ class EventRelay:
                 RELAY_FLOW, self.name, {"position": events[-1].position}, version
             )
         return len(events)
-
-    def notify(self) -> None:
-        """Wake an idle relay (new events were appended)."""
-        self._wake.set()
 
     def request_stop(self) -> None:
         """Finish the current step, then return from `run`."""

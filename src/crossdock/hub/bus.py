@@ -40,11 +40,6 @@ class BusRelay:
         self.bus: EventBus | None = None
         self.relay: EventRelay | None = None
 
-    def notify(self) -> None:
-        """Wake the relay (new events were appended)."""
-        if self.relay is not None:
-            self.relay.notify()
-
     def request_stop(self) -> None:
         """Stop connecting or publishing; `run` returns."""
         self._stop.set()

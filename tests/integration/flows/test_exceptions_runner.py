@@ -21,7 +21,6 @@ from crossdock.availability.readmodel import AvailabilityReadModel
 from crossdock.availability.reservations import Reservations
 from crossdock.backbone.sqlite import SQLiteStore
 from crossdock.backbone.store import Command, JSONObject, Store
-from crossdock.canonical.commands import result_event
 from crossdock.canonical.envelope import Event
 from crossdock.flows.engine import EVENT_REJECTED, FlowRunner, StepOutcome
 from crossdock.flows.order_fulfilment import (
@@ -33,16 +32,11 @@ from crossdock.flows.order_fulfilment import (
 )
 from crossdock.flows.order_fulfilment.ports import RESERVATION_RELEASE, RESERVATIONS_DESTINATION
 
+from .delivery import deliver as shared_deliver
+from .delivery import status
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "flows"
 SPLIT = json.loads((FIXTURES / "backorder_split.json").read_text(encoding="utf-8"))
-ROLES = {
-    "netsuite": "erp",
-    "salesforce": "crm",
-    "shipstation": "warehouse",
-    "edi_3pl": "warehouse",
-    "easypost": "tracking",
-    "shopify": "channel",
-}
 RESULTS: dict[str, JSONObject] = {
     "sales_order.create": {"netsuite_id": "9001", "tran_id": "SO9001"},
     "order.create": {"order_id": "801xx01", "order_number": "00000101", "created": True},
@@ -111,24 +105,8 @@ def stock_check(key: str, n: int) -> Event:
 
 
 async def deliver(store: Store, destination: str) -> list[Command]:
-    """Claim every pending command of `destination`; complete it with its result event."""
-    done: list[Command] = []
-    while claims := await store.claim("test-worker", destinations=[destination], limit=10):
-        for claim in claims:
-            command = claim.command
-            result = RESULTS.get(command.kind, {"ok": True})
-            event = result_event(
-                kind=command.kind,
-                role=ROLES[destination],
-                destination=destination,
-                idempotency_key=command.idempotency_key,
-                payload=command.payload,
-                result=result,
-                correlation_id=command.correlation_id,
-            )
-            await store.complete(claim, result, result_events=[event])
-            done.append(command)
-    return done
+    """Complete every pending command of `destination` with this module's `RESULTS`."""
+    return await shared_deliver(store, destination, RESULTS)
 
 
 async def release_holds(store: Store, port: StockReservations) -> list[Command]:
@@ -143,12 +121,6 @@ async def release_holds(store: Store, port: StockReservations) -> list[Command]:
             await store.complete(claim, {"released": True})
             done.append(claim.command)
     return done
-
-
-async def status(store: Store, key: str) -> str:
-    found = await store.get_flow_state("order_fulfilment", key)
-    assert found is not None
-    return str(found.state["state"]["status"])
 
 
 def rejected(outcomes: list[StepOutcome]) -> list[str | None]:

@@ -21,7 +21,6 @@ from crossdock.backbone import SqlStore
 from crossdock.backbone.postgres import PostgresStore
 from crossdock.backbone.sqlite import SQLiteStore
 from crossdock.backbone.store import Command, JSONObject, Store
-from crossdock.canonical.commands import result_event
 from crossdock.canonical.envelope import Event
 from crossdock.flows.engine import EVENT_REJECTED, RUNNER_FLOW, FlowRunner
 from crossdock.flows.order_fulfilment import (
@@ -31,15 +30,10 @@ from crossdock.flows.order_fulfilment import (
     StaticAvailability,
 )
 
+from .delivery import deliver as shared_deliver
+from .delivery import status
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "flows"
-ROLES = {
-    "netsuite": "erp",
-    "salesforce": "crm",
-    "shipstation": "warehouse",
-    "edi_3pl": "warehouse",
-    "easypost": "tracking",
-    "shopify": "channel",
-}
 RESULTS: dict[str, JSONObject] = {
     "sales_order.create": {"netsuite_id": "9001", "tran_id": "SO9001"},
     "order.create": {"order_id": "801xx01", "order_number": "00000101", "created": True},
@@ -99,32 +93,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 async def deliver(store: Store, destination: str) -> list[Command]:
-    """Claim every pending command of `destination` and complete it with its result event."""
-    done: list[Command] = []
-    while True:
-        claims = await store.claim("test-worker", destinations=[destination], limit=10)
-        if not claims:
-            return done
-        for claim in claims:
-            command = claim.command
-            result = RESULTS.get(command.kind, {"ok": True})
-            event = result_event(
-                kind=command.kind,
-                role=ROLES[destination],
-                destination=destination,
-                idempotency_key=command.idempotency_key,
-                payload=command.payload,
-                result=result,
-                correlation_id=command.correlation_id,
-            )
-            await store.complete(claim, result, result_events=[event])
-            done.append(command)
-
-
-async def status(store: Store, key: str) -> str:
-    found = await store.get_flow_state("order_fulfilment", key)
-    assert found is not None
-    return str(found.state["state"]["status"])
+    """Complete every pending command of `destination` with this module's `RESULTS`."""
+    return await shared_deliver(store, destination, RESULTS)
 
 
 async def test_an_order_travels_the_main_path_through_store_and_queue(store: SqlStore) -> None:
