@@ -256,6 +256,9 @@ class Hub:
             lifespan="off",
             timeout_graceful_shutdown=5,
             http="httptools",  # said, not guessed: the h11 fallback costs ~70 % more per request
+            # Longer than senders keep an idle connection (aiohttp 15 s, load balancers 60 s):
+            # the sender closes first, never writes a delivery into a connection we just closed.
+            timeout_keep_alive=75,
         )
         server = _Server(config)
         self._server = server
